@@ -1,0 +1,1 @@
+//! Bootable images and QEMU command lines.
