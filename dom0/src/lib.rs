@@ -1,1 +1,22 @@
+//! The host-testable core of Dom0: the console shell, its line editor and its
+//! commands. The `dom0` binary supplies a [`Platform`] backed by hypercalls
+//! and feeds console input to a [`Shell`].
+
 #![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod commands;
+pub mod line;
+pub mod ramdisk;
+pub mod shell;
+mod xl;
+
+#[cfg(test)]
+mod testing;
+
+pub use commands::{Platform, TrapReport};
+pub use shell::Shell;
+
+/// The shell's prompt.
+pub const PROMPT: &str = "dom0> ";

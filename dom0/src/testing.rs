@@ -1,0 +1,215 @@
+//! Test doubles shared by the unit tests: a recording [`Platform`] and a
+//! writer of cpio newc archives.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hypercalls::Errno;
+use hypercalls::sysctl::PhysInfo;
+
+use crate::commands::{Platform, TrapReport};
+
+/// Platform that records output and calls and returns canned hypercall results.
+pub struct MockPlatform {
+    pub output: Vec<u8>,
+    pub version: (u32, u32),
+    pub extra: Result<String, Errno>,
+    pub capabilities: Result<String, Errno>,
+    pub physinfo: Result<PhysInfo, Errno>,
+    pub domains: Result<u32, Errno>,
+    pub dmesg: Result<Vec<u8>, Errno>,
+    pub ring: u8,
+    pub ramdisk: &'static [u8],
+    pub trap: Result<TrapReport, &'static str>,
+    pub poweroff_calls: u32,
+    pub selftest_calls: u32,
+}
+
+impl MockPlatform {
+    /// Creates a platform that looks like one vCPU and 128 MiB under Hospes 4.19.
+    pub fn new() -> MockPlatform {
+        let physinfo = PhysInfo {
+            nr_cpus: 1,
+            cpu_khz: 2_994_000,
+            total_pages: 128 * 256,
+            free_pages: 61 * 256 + 100,
+            ..PhysInfo::default()
+        };
+        MockPlatform {
+            output: Vec::new(),
+            version: (4, 19),
+            extra: Ok(String::from("-hospes")),
+            capabilities: Ok(String::from("xen-3.0-x86_64")),
+            physinfo: Ok(physinfo),
+            domains: Ok(1),
+            dmesg: Ok(b"(XEN) Hospes starting\n".to_vec()),
+            ring: 1,
+            ramdisk: &[],
+            trap: Err("the mock platform has no trap result set"),
+            poweroff_calls: 0,
+            selftest_calls: 0,
+        }
+    }
+
+    /// Returns the output so far as text, with invalid UTF-8 replaced.
+    pub fn output_text(&self) -> String {
+        String::from_utf8_lossy(&self.output).into_owned()
+    }
+
+    /// Returns the output split at CR LF. Fails the test when a line ends
+    /// with a bare LF or the output does not end with CR LF.
+    pub fn lines(&self) -> Vec<String> {
+        let text = self.output_text();
+        if text.is_empty() {
+            return Vec::new();
+        }
+        assert!(
+            text.ends_with("\r\n"),
+            "output does not end with CR LF: {text:?}"
+        );
+        assert_eq!(
+            text.matches('\n').count(),
+            text.matches("\r\n").count(),
+            "output has an LF without CR: {text:?}"
+        );
+        let body = &text[..text.len() - 2];
+        body.split("\r\n").map(String::from).collect()
+    }
+}
+
+impl Platform for MockPlatform {
+    fn write(&mut self, bytes: &[u8]) {
+        self.output.extend_from_slice(bytes);
+    }
+
+    fn xen_version(&self) -> (u32, u32) {
+        self.version
+    }
+
+    fn xen_extra_version(&self) -> Result<String, Errno> {
+        self.extra.clone()
+    }
+
+    fn xen_capabilities(&self) -> Result<String, Errno> {
+        self.capabilities.clone()
+    }
+
+    fn physinfo(&self) -> Result<PhysInfo, Errno> {
+        self.physinfo
+    }
+
+    fn domain_count(&self) -> Result<u32, Errno> {
+        self.domains
+    }
+
+    fn read_dmesg(&mut self) -> Result<Vec<u8>, Errno> {
+        self.dmesg.clone()
+    }
+
+    fn current_ring(&self) -> u8 {
+        self.ring
+    }
+
+    fn ramdisk(&self) -> &'static [u8] {
+        self.ramdisk
+    }
+
+    fn poweroff(&mut self) {
+        self.poweroff_calls += 1;
+    }
+
+    fn selftest_trap(&mut self) -> Result<TrapReport, &'static str> {
+        self.selftest_calls += 1;
+        self.trap
+    }
+}
+
+/// cpio modes: the file type and rwxr-xr-x or rw-r--r-- permissions.
+pub const DIRECTORY: u32 = 0o040_755;
+pub const REGULAR_FILE: u32 = 0o100_644;
+pub const SYMBOLIC_LINK: u32 = 0o120_777;
+
+/// Writes a cpio newc archive of `(name, mode, contents)` entries, with the
+/// trailer, as `cpio -o -H newc` does.
+pub fn newc_archive(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
+    let mut archive = Vec::new();
+    for (inode, &(name, mode, contents)) in (1u32..).zip(entries) {
+        append_newc_entry(&mut archive, inode, name, mode, contents);
+    }
+    append_newc_entry(&mut archive, 0, "TRAILER!!!", 0, b"");
+    archive
+}
+
+fn append_newc_entry(archive: &mut Vec<u8>, inode: u32, name: &str, mode: u32, contents: &[u8]) {
+    let name_size = name.len() + 1;
+    let fields = [
+        inode,
+        mode,
+        0, // uid
+        0, // gid
+        1, // nlink
+        0, // mtime
+        contents.len() as u32,
+        0, // devmajor
+        0, // devminor
+        0, // rdevmajor
+        0, // rdevminor
+        name_size as u32,
+        0, // check, unused by newc
+    ];
+
+    archive.extend_from_slice(b"070701");
+    for field in fields {
+        archive.extend_from_slice(alloc::format!("{field:08X}").as_bytes());
+    }
+    archive.extend_from_slice(name.as_bytes());
+    archive.push(0);
+    pad_to_four(archive);
+    archive.extend_from_slice(contents);
+    pad_to_four(archive);
+}
+
+fn pad_to_four(archive: &mut Vec<u8>) {
+    while !archive.len().is_multiple_of(4) {
+        archive.push(0);
+    }
+}
+
+/// Packs the `dom0/rootfs` tree of this crate into a newc archive, with
+/// names like `./etc/motd`, as `find . | cpio -o -H newc` run there does.
+pub fn rootfs_archive() -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rootfs");
+    let mut files: Vec<(String, u32, Vec<u8>)> = Vec::new();
+    collect_tree(&root, ".", &mut files);
+
+    let entries: Vec<(&str, u32, &[u8])> = files
+        .iter()
+        .map(|(name, mode, contents)| (name.as_str(), *mode, contents.as_slice()))
+        .collect();
+    newc_archive(&entries)
+}
+
+fn collect_tree(directory: &std::path::Path, name: &str, files: &mut Vec<(String, u32, Vec<u8>)>) {
+    files.push((String::from(name), DIRECTORY, Vec::new()));
+
+    let listing = std::fs::read_dir(directory)
+        .unwrap_or_else(|error| panic!("cannot list {}: {error}", directory.display()));
+    let mut children: Vec<std::fs::DirEntry> = listing
+        .map(|entry| {
+            entry.unwrap_or_else(|error| panic!("cannot list {}: {error}", directory.display()))
+        })
+        .collect();
+    children.sort_by_key(std::fs::DirEntry::file_name);
+
+    for child in children {
+        let path = child.path();
+        let child_name = alloc::format!("{name}/{}", child.file_name().to_string_lossy());
+        if path.is_dir() {
+            collect_tree(&path, &child_name, files);
+        } else {
+            let contents = std::fs::read(&path)
+                .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+            files.push((child_name, REGULAR_FILE, contents));
+        }
+    }
+}
