@@ -1,0 +1,163 @@
+//! Command-line parsing for xtask.
+
+use boot::{Accel, BootPath};
+
+pub const USAGE: &str = "\
+Usage: cargo xtask COMMAND [OPTIONS]
+
+Commands:
+  build                            Build the hypervisor, Dom0 and the boot images
+                                   into target/hospes/ and print their paths.
+  run [--direct] [--accel ACCEL]   Build, then boot in QEMU with the serial console
+                                   on this terminal. Type `poweroff` at dom0> to stop.
+  test [--accel ACCEL]             Run the host unit tests, build the images once,
+                                   then run the QEMU integration tests.
+  doctor                           Check the host prerequisites and print the
+                                   commands that install what is missing.
+
+Options:
+  --direct         Boot with QEMU's -kernel multiboot loader instead of the GRUB ISO.
+  --accel ACCEL    QEMU accelerator: tcg or kvm. Default: kvm when the host has
+                   hardware KVM (kvm_intel or kvm_amd loaded), else tcg.
+";
+
+/// A parsed xtask command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Task {
+    Help,
+    Doctor,
+    Build,
+    Run {
+        boot_path: BootPath,
+        accel: Option<Accel>,
+    },
+    Test {
+        accel: Option<Accel>,
+    },
+}
+
+/// Parses the arguments after `cargo xtask`.
+pub fn parse(arguments: &[String]) -> Result<Task, String> {
+    let Some((command, options)) = arguments.split_first() else {
+        return Ok(Task::Help);
+    };
+
+    let mut direct = false;
+    let mut accel = None;
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        match option.as_str() {
+            "--direct" => direct = true,
+            "--accel" => {
+                let value = options.next().ok_or("--accel needs a value: tcg or kvm")?;
+                accel = Some(value.parse::<Accel>().map_err(|error| error.to_string())?);
+            }
+            other => {
+                if let Some(value) = other.strip_prefix("--accel=") {
+                    accel = Some(value.parse::<Accel>().map_err(|error| error.to_string())?);
+                } else {
+                    return Err(format!("unknown option '{other}' for `{command}`"));
+                }
+            }
+        }
+    }
+
+    let reject = |name: &str, used: bool| {
+        if used {
+            Err(format!("`{command}` does not take {name}"))
+        } else {
+            Ok(())
+        }
+    };
+    match command.as_str() {
+        "help" | "--help" | "-h" => Ok(Task::Help),
+        "build" | "doctor" => {
+            reject("--direct", direct)?;
+            reject("--accel", accel.is_some())?;
+            Ok(if command == "build" {
+                Task::Build
+            } else {
+                Task::Doctor
+            })
+        }
+        "run" => Ok(Task::Run {
+            boot_path: if direct {
+                BootPath::Direct
+            } else {
+                BootPath::GrubIso
+            },
+            accel,
+        }),
+        "test" => {
+            reject("--direct", direct)?;
+            Ok(Task::Test { accel })
+        }
+        other => Err(format!("unknown command '{other}'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &str) -> Result<Task, String> {
+        let arguments: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        parse(&arguments)
+    }
+
+    #[test]
+    fn run_defaults_to_grub_and_detection() {
+        assert_eq!(
+            parse_line("run"),
+            Ok(Task::Run {
+                boot_path: BootPath::GrubIso,
+                accel: None
+            })
+        );
+    }
+
+    #[test]
+    fn run_takes_direct_and_accel() {
+        let expected = Ok(Task::Run {
+            boot_path: BootPath::Direct,
+            accel: Some(Accel::Kvm),
+        });
+        assert_eq!(parse_line("run --direct --accel kvm"), expected);
+        assert_eq!(parse_line("run --accel=kvm --direct"), expected);
+    }
+
+    #[test]
+    fn test_takes_accel() {
+        assert_eq!(
+            parse_line("test --accel tcg"),
+            Ok(Task::Test {
+                accel: Some(Accel::Tcg)
+            })
+        );
+    }
+
+    #[test]
+    fn simple_commands_parse() {
+        assert_eq!(parse_line(""), Ok(Task::Help));
+        assert_eq!(parse_line("--help"), Ok(Task::Help));
+        assert_eq!(parse_line("build"), Ok(Task::Build));
+        assert_eq!(parse_line("doctor"), Ok(Task::Doctor));
+    }
+
+    #[test]
+    fn invalid_arguments_are_rejected() {
+        let cases = [
+            ("frobnicate", "unknown command 'frobnicate'"),
+            ("run --accel", "--accel needs a value"),
+            ("run --accel hvf", "invalid accelerator 'hvf'"),
+            ("run --fast", "unknown option '--fast'"),
+            ("build --direct", "`build` does not take --direct"),
+            ("test --direct", "`test` does not take --direct"),
+            ("doctor --accel kvm", "`doctor` does not take --accel"),
+        ];
+        for (line, expected) in cases {
+            let error = parse_line(line).expect_err(line);
+            assert!(error.contains(expected), "{line}: {error}");
+        }
+    }
+}
