@@ -1,1 +1,436 @@
-//! Shared helpers for the QEMU integration tests.
+//! Harness for the QEMU integration tests: boot a headless machine, read its
+//! serial console, type commands, wait for QEMU to exit.
+//!
+//! The boot images come from the directory in `HOSPES_ARTIFACTS` (as
+//! `cargo xtask test` sets it). When the variable is unset, the harness
+//! builds them once per test process through the `boot` crate, so
+//! `cargo test -p tests` also works alone. `HOSPES_ACCEL=tcg|kvm` overrides
+//! the accelerator detection.
+//!
+//! A machine's whole serial output is written to
+//! `ARTIFACTS/logs/NAME.serial.log` when the machine is dropped, for reading
+//! after a failure.
+
+use std::fmt;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ExitStatus};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use boot::{AccelChoice, Artifacts, BootPath, Console, QemuConfig, Workspace};
+
+/// Environment variable with the directory of the boot images.
+pub const ARTIFACTS_ENV: &str = "HOSPES_ARTIFACTS";
+
+/// Environment variable that requests an accelerator: `tcg` or `kvm`.
+pub const ACCEL_ENV: &str = "HOSPES_ACCEL";
+
+/// Maximum time from starting QEMU to the first `dom0> ` prompt. Boot under
+/// TCG takes seconds; this only guards against a hang.
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Maximum time for one shell command to print its output and the next prompt.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Maximum time from `poweroff` to QEMU's exit.
+pub const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Dom0's shell prompt.
+pub const PROMPT: &str = "dom0> ";
+
+/// Bytes of serial output a failure message shows.
+const TAIL_BYTES: usize = 2048;
+
+/// A failed harness step, with the serial output that explains it.
+pub struct Error {
+    message: String,
+}
+
+impl Error {
+    fn new(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+// Test functions that return `Result<(), Error>` print the error with Debug,
+// so Debug shows the message and the serial output as they are.
+impl fmt::Debug for Error {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<boot::Error> for Error {
+    fn from(error: boot::Error) -> Error {
+        Error::new(error.to_string())
+    }
+}
+
+/// Returns the boot images: those in `HOSPES_ARTIFACTS`, or else images built
+/// once for this test process. A relative `HOSPES_ARTIFACTS` is taken
+/// relative to the workspace root.
+pub fn artifacts() -> Result<&'static Artifacts, Error> {
+    static ARTIFACTS: OnceLock<Result<Artifacts, String>> = OnceLock::new();
+    let result = ARTIFACTS.get_or_init(|| {
+        let workspace = Workspace::locate();
+        match std::env::var_os(ARTIFACTS_ENV) {
+            Some(dir) if !dir.is_empty() => Ok(Artifacts::in_dir(workspace.root.join(dir))),
+            _ => {
+                eprintln!("{ARTIFACTS_ENV} is unset; building the boot images");
+                boot::build_artifacts(&workspace).map_err(|error| {
+                    format!(
+                        "{error}\n(the tests build the images because {ARTIFACTS_ENV} is unset)"
+                    )
+                })
+            }
+        }
+    });
+    result
+        .as_ref()
+        .map_err(|message| Error::new(message.clone()))
+}
+
+/// Returns the accelerator: `HOSPES_ACCEL` when set, else detection.
+pub fn accel() -> Result<AccelChoice, Error> {
+    let root = Path::new("/");
+    match std::env::var(ACCEL_ENV) {
+        Ok(name) if !name.is_empty() => {
+            let accel = name
+                .parse()
+                .map_err(|error: boot::Error| Error::new(format!("{ACCEL_ENV}: {error}")))?;
+            Ok(boot::accel::requested(
+                accel,
+                &format!("{ACCEL_ENV}={name}"),
+                root,
+            ))
+        }
+        _ => Ok(boot::accel::detect(root)),
+    }
+}
+
+/// Serial output collected by the reader thread.
+#[derive(Default)]
+struct Output {
+    bytes: Vec<u8>,
+    /// Set when QEMU closed its standard output, normally because it exited.
+    closed: bool,
+}
+
+#[derive(Default)]
+struct SharedOutput {
+    output: Mutex<Output>,
+    changed: Condvar,
+}
+
+impl SharedOutput {
+    fn lock(&self) -> MutexGuard<'_, Output> {
+        // A reader thread that panicked leaves valid bytes behind, so a
+        // poisoned lock is still usable.
+        self.output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running QEMU machine with its serial console on pipes. Dropping it
+/// kills QEMU.
+pub struct Machine {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    serial: Arc<SharedOutput>,
+    stderr: Arc<SharedOutput>,
+    readers: Vec<JoinHandle<()>>,
+    /// Offset in the serial output where the next [`Machine::expect`] starts.
+    cursor: usize,
+    log_dir: PathBuf,
+    status: Option<ExitStatus>,
+}
+
+impl Machine {
+    /// Starts a machine on `boot_path`. `name` names the serial log file.
+    pub fn boot(name: &str, boot_path: BootPath) -> Result<Machine, Error> {
+        let artifacts = artifacts()?;
+        artifacts.check(boot_path)?;
+        let choice = accel()?;
+        let config = QemuConfig {
+            artifacts,
+            boot_path,
+            accel: choice.accel,
+            console: Console::Piped,
+        };
+        let mut command = config.command();
+        eprintln!(
+            "[{name}] accelerator: {choice}\n[{name}] starting {}",
+            boot::qemu::render_command(&command)
+        );
+        let mut child = command.spawn().map_err(|error| {
+            Error::new(format!(
+                "failed to start {}: {error}; run `cargo xtask doctor`",
+                boot::qemu::QEMU
+            ))
+        })?;
+
+        let serial = Arc::new(SharedOutput::default());
+        let stderr = Arc::new(SharedOutput::default());
+        let mut readers = Vec::new();
+        if let Some(pipe) = child.stdout.take() {
+            readers.push(spawn_reader(pipe, Arc::clone(&serial)));
+        }
+        if let Some(pipe) = child.stderr.take() {
+            readers.push(spawn_reader(pipe, Arc::clone(&stderr)));
+        }
+        Ok(Machine {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            serial,
+            stderr,
+            readers,
+            cursor: 0,
+            log_dir: artifacts.dir.join("logs"),
+            status: None,
+        })
+    }
+
+    /// Waits until the serial output after the previous match contains
+    /// `pattern`, and returns that output up to the end of the match.
+    ///
+    /// Fails on time-out or when QEMU exits first, with the pattern and the
+    /// last 2 KiB of serial output.
+    pub fn expect(&mut self, pattern: &str, timeout: Duration) -> Result<String, Error> {
+        let deadline = Instant::now() + timeout;
+        let mut output = self.serial.lock();
+        loop {
+            let unread = &output.bytes[self.cursor..];
+            if let Some(offset) = find(unread, pattern.as_bytes()) {
+                let end = offset + pattern.len();
+                let text = String::from_utf8_lossy(&unread[..end]).into_owned();
+                self.cursor += end;
+                return Ok(text);
+            }
+            if output.closed {
+                drop(output);
+                return Err(self.error(&format!("QEMU exited before printing {pattern:?}")));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                drop(output);
+                return Err(self.error(&format!(
+                    "timed out after {timeout:?} waiting for {pattern:?}"
+                )));
+            }
+            output = self
+                .serial
+                .changed
+                .wait_timeout(output, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    /// Types `line` and Enter on the serial console. Enter is sent as `\r`,
+    /// as a terminal in raw mode sends it.
+    pub fn send(&mut self, line: &str) -> Result<(), Error> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(self.error(&format!("cannot send {line:?}: QEMU's input is closed")));
+        };
+        let written = stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.write_all(b"\r"))
+            .and_then(|()| stdin.flush());
+        written.map_err(|error| self.error(&format!("failed to send {line:?} to QEMU: {error}")))
+    }
+
+    /// Types `line`, waits for the next prompt and returns what the command
+    /// printed: the output between the echoed line and the prompt.
+    pub fn run(&mut self, line: &str) -> Result<String, Error> {
+        self.send(line)?;
+        let text = self.expect(PROMPT, COMMAND_TIMEOUT)?;
+        let output = text.strip_suffix(PROMPT).unwrap_or(&text);
+        Ok(strip_echo(output, line).to_string())
+    }
+
+    /// Waits for QEMU to exit and returns its status. Kills QEMU and fails on
+    /// time-out.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
+        // Closing QEMU's input does not stop the machine: the serial port
+        // then only receives nothing.
+        self.stdin = None;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    self.status = Some(status);
+                    self.join_readers();
+                    return Ok(status);
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                Ok(None) => {
+                    self.kill();
+                    return Err(
+                        self.error(&format!("QEMU did not exit within {timeout:?}; killed it"))
+                    );
+                }
+                Err(error) => {
+                    return Err(self.error(&format!("failed to wait for QEMU: {error}")));
+                }
+            }
+        }
+    }
+
+    /// Returns the whole serial output so far.
+    pub fn transcript(&self) -> String {
+        String::from_utf8_lossy(&self.serial.lock().bytes).into_owned()
+    }
+
+    /// Returns an error with `message`, the last 2 KiB of serial output and
+    /// QEMU's standard error.
+    pub fn error(&self, message: &str) -> Error {
+        let serial = self.serial.lock();
+        let start = serial.bytes.len().saturating_sub(TAIL_BYTES);
+        let tail = String::from_utf8_lossy(&serial.bytes[start..]);
+        let stderr = String::from_utf8_lossy(&self.stderr.lock().bytes).into_owned();
+        let mut text = format!(
+            "[{}] {message}\n--- last {} bytes of serial output ---\n{tail}\n--- end of serial output ---",
+            self.name,
+            serial.bytes.len() - start
+        );
+        if !stderr.trim().is_empty() {
+            text.push_str(&format!(
+                "\n--- QEMU standard error ---\n{}",
+                stderr.trim_end()
+            ));
+        }
+        text.push_str(&format!("\nfull serial log: {}", self.log_path().display()));
+        Error::new(text)
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.log_dir.join(format!("{}.serial.log", self.name))
+    }
+
+    fn kill(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        // Child::kill sends SIGKILL to QEMU's own PID, and wait reaps it.
+        let _ = self.child.kill();
+        self.status = self.child.wait().ok();
+        self.join_readers();
+    }
+
+    fn join_readers(&mut self) {
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+    }
+
+    fn write_log(&self) {
+        let path = self.log_path();
+        let bytes = self.serial.lock().bytes.clone();
+        let written = fs::create_dir_all(&self.log_dir).and_then(|()| fs::write(&path, bytes));
+        if let Err(error) = written {
+            eprintln!(
+                "[{}] failed to write the serial log {}: {error}",
+                self.name,
+                path.display()
+            );
+        }
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        self.stdin = None;
+        self.kill();
+        self.write_log();
+    }
+}
+
+/// Starts a thread that appends everything from `pipe` to `shared` until EOF.
+fn spawn_reader(mut pipe: impl Read + Send + 'static, shared: Arc<SharedOutput>) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let count = match pipe.read(&mut buffer) {
+                Ok(0) | Err(_) => 0,
+                Ok(count) => count,
+            };
+            let mut output = shared.lock();
+            if count == 0 {
+                output.closed = true;
+                shared.changed.notify_all();
+                return;
+            }
+            output.bytes.extend_from_slice(&buffer[..count]);
+            shared.changed.notify_all();
+        }
+    })
+}
+
+/// Returns the offset of the first occurrence of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// Removes the shell's echo of `line`, the first line of `output`, when it is there.
+fn strip_echo<'a>(output: &'a str, line: &str) -> &'a str {
+    match output.split_once('\n') {
+        Some((first, rest)) if first.trim_end_matches('\r').trim() == line => rest,
+        _ => output,
+    }
+}
+
+/// Returns the lines of `text` without `\r` and without empty lines.
+pub fn lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .filter(|line| !line.trim().is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_locates_pattern() {
+        assert_eq!(find(b"boot: memory\r\ndom0> ", b"dom0> "), Some(14));
+        assert_eq!(find(b"dom0", b"dom0> "), None);
+        assert_eq!(find(b"abc", b""), Some(0));
+    }
+
+    #[test]
+    fn strip_echo_removes_command_line() {
+        assert_eq!(
+            strip_echo("xl info\r\nxen_version : 4.19\r\n", "xl info"),
+            "xen_version : 4.19\r\n"
+        );
+        assert_eq!(strip_echo("\r\nxl info\r\n", "xl info"), "\r\nxl info\r\n");
+        assert_eq!(strip_echo("no newline", "xl info"), "no newline");
+    }
+
+    #[test]
+    fn lines_drop_carriage_returns_and_blanks() {
+        assert_eq!(lines("a\r\n\r\nb\n  \nc"), ["a", "b", "c"]);
+    }
+}
