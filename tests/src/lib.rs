@@ -15,7 +15,7 @@ use std::fmt;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ExitStatus};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -172,15 +172,25 @@ impl Machine {
             accel: choice.accel,
             console: Console::Piped,
         };
-        let mut command = config.command();
+        let command = config.command();
         eprintln!(
             "[{name}] accelerator: {choice}\n[{name}] starting {}",
             boot::qemu::render_command(&command)
         );
+        Machine::start(name, command, artifacts.dir.join("logs"))
+    }
+
+    /// Starts `command` as a machine whose standard output is the serial
+    /// console. `log_dir` receives the serial log when the machine is dropped.
+    pub fn start(name: &str, mut command: Command, log_dir: PathBuf) -> Result<Machine, Error> {
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = command.spawn().map_err(|error| {
             Error::new(format!(
                 "failed to start {}: {error}; run `cargo xtask doctor`",
-                boot::qemu::QEMU
+                command.get_program().to_string_lossy()
             ))
         })?;
 
@@ -201,9 +211,14 @@ impl Machine {
             stderr,
             readers,
             cursor: 0,
-            log_dir: artifacts.dir.join("logs"),
+            log_dir,
             status: None,
         })
+    }
+
+    /// Returns the process id of QEMU.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits until the serial output after the previous match contains
@@ -328,9 +343,11 @@ impl Machine {
             return;
         }
         // Child::kill sends SIGKILL to QEMU's own PID, and wait reaps it.
+        // The reader threads are left to end at EOF, because a process that
+        // inherited the pipes could keep them open.
         let _ = self.child.kill();
         self.status = self.child.wait().ok();
-        self.join_readers();
+        self.readers.clear();
     }
 
     fn join_readers(&mut self) {
@@ -432,5 +449,81 @@ mod tests {
     #[test]
     fn lines_drop_carriage_returns_and_blanks() {
         assert_eq!(lines("a\r\n\r\nb\n  \nc"), ["a", "b", "c"]);
+    }
+
+    /// Starts `script` under `sh -c` as a stand-in for QEMU.
+    fn shell_machine(name: &str, script: &str) -> Machine {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        let log_dir = std::env::temp_dir().join(format!("hospes-harness-{}", std::process::id()));
+        Machine::start(name, command, log_dir).expect("start sh")
+    }
+
+    #[test]
+    fn expect_returns_output_through_match() {
+        let mut machine = shell_machine("expect", "printf 'boot: memory\\r\\ndom0> '; exec sleep 5");
+        let text = machine
+            .expect(PROMPT, Duration::from_secs(5))
+            .expect("prompt");
+        assert_eq!(text, "boot: memory\r\ndom0> ");
+        let error = machine
+            .expect(PROMPT, Duration::from_millis(100))
+            .expect_err("the prompt was consumed");
+        assert!(error.message.contains("timed out"), "{error}");
+    }
+
+    #[test]
+    fn expect_timeout_shows_pattern_and_output() {
+        let mut machine = shell_machine("timeout", "printf 'booting'; exec sleep 30");
+        let error = machine
+            .expect("dom0> ", Duration::from_millis(300))
+            .expect_err("no prompt");
+        assert!(error.message.contains("\"dom0> \""), "{error}");
+        assert!(error.message.contains("booting"), "{error}");
+    }
+
+    #[test]
+    fn expect_fails_fast_on_exit() {
+        let mut machine = shell_machine("exited", "printf 'partial'; exit 3");
+        let start = Instant::now();
+        let error = machine
+            .expect("dom0> ", Duration::from_secs(30))
+            .expect_err("the process exits");
+        assert!(error.message.contains("exited before"), "{error}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn send_writes_line_and_carriage_return() {
+        let mut machine = shell_machine("send", "exec cat");
+        machine.send("xl info").expect("send");
+        let text = machine.expect("\r", Duration::from_secs(5)).expect("echo");
+        assert_eq!(text, "xl info\r");
+    }
+
+    #[test]
+    fn wait_exit_returns_status() {
+        let mut machine = shell_machine("status", "exit 5");
+        let status = machine.wait_exit(Duration::from_secs(5)).expect("exit");
+        assert_eq!(status.code(), Some(5));
+    }
+
+    #[test]
+    fn wait_exit_kills_on_timeout() {
+        let mut machine = shell_machine("hang", "exec sleep 30");
+        let error = machine
+            .wait_exit(Duration::from_millis(200))
+            .expect_err("sleep outlives the time-out");
+        assert!(error.message.contains("did not exit"), "{error}");
+        assert!(!Path::new(&format!("/proc/{}", machine.pid())).exists());
+    }
+
+    #[test]
+    fn drop_kills_process() {
+        let machine = shell_machine("drop", "exec sleep 30");
+        let pid = machine.pid();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        drop(machine);
+        assert!(!Path::new(&format!("/proc/{pid}")).exists());
     }
 }
