@@ -15,3 +15,9 @@ pub mod elfload;
 pub mod frames;
 pub mod frametable;
 pub mod logbuf;
+pub mod domlayout;
+
+#[cfg(target_os = "none")]
+pub mod arch;
+#[cfg(target_os = "none")]
+pub mod hv;

@@ -1,0 +1,123 @@
+//! Domains and their virtual CPUs.
+
+use crate::arch::entry::TrapFrame;
+use crate::arch::memory::frame_pointer;
+use crate::frames::Mfn;
+use alloc::string::String;
+use alloc::vec::Vec;
+use hypercalls::DomId;
+use hypercalls::sched::ShutdownReason;
+use hypercalls::shared::{SharedInfo, VcpuInfo};
+use hypercalls::trap::TrapInfo;
+
+/// Number of virtual IRQs (`NR_VIRQS`).
+pub const NR_VIRQS: usize = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainState {
+    /// Runnable or blocked; scheduled when not blocked.
+    Running,
+    /// Stopped by its own request with a reason.
+    Shutdown(ShutdownReason),
+    /// Stopped by the hypervisor after a fault it could not deliver.
+    Crashed,
+}
+
+/// The one virtual CPU each domain has for now.
+pub struct Vcpu {
+    /// Registers saved when the vCPU last left the guest.
+    pub frame: TrapFrame,
+    /// Machine address of the L4 page table in use.
+    pub cr3: u64,
+    /// Virtual IDT installed with `set_trap_table`.
+    pub trap_table: [TrapInfo; 256],
+    pub event_callback: u64,
+    pub failsafe_callback: u64,
+    /// Kernel stack for bounces from guest user mode (`stack_switch`).
+    pub kernel_sp: u64,
+    /// Waiting in `SCHEDOP_block` for an event.
+    pub blocked: bool,
+    /// CPU time used, in TSC ticks.
+    pub cpu_tsc: u64,
+}
+
+/// State of one event-channel port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortState {
+    Free,
+    /// Bound to a virtual IRQ for a vCPU.
+    Virq { virq: u32, vcpu: u32 },
+}
+
+pub struct Domain {
+    pub id: DomId,
+    pub name: String,
+    /// May use privileged hypercalls (`sysctl`, `domctl`, the console).
+    pub privileged: bool,
+    /// The domain's frames, indexed by pseudo-physical frame number (its P2M).
+    pub memory: Vec<Mfn>,
+    pub shared_info: Mfn,
+    pub ramdisk_bytes: u64,
+    pub state: DomainState,
+    pub vcpu: Vcpu,
+    /// Event-channel ports, indexed by port number (port 0 is never used).
+    pub ports: Vec<PortState>,
+    /// Port bound to each VIRQ, 0 when unbound.
+    pub virq_ports: [u32; NR_VIRQS],
+}
+
+impl Domain {
+    fn shared_info_pointer(&self) -> *mut SharedInfo {
+        frame_pointer(self.shared_info) as *mut SharedInfo
+    }
+
+    /// Reads vCPU 0's `vcpu_info` from the shared page.
+    ///
+    /// The page is guest-writable, so the value is copied out and never
+    /// referenced in place; callers treat every field as a guest claim.
+    pub fn vcpu_info(&self) -> VcpuInfo {
+        // SAFETY: the shared_info frame belongs to this domain for its whole
+        // life and is identity-mapped; a volatile copy of plain integers is
+        // valid whatever the guest wrote.
+        unsafe { core::ptr::addr_of!((*self.shared_info_pointer()).vcpu_info[0]).read_volatile() }
+    }
+
+    /// Applies `update` to vCPU 0's `vcpu_info` in the shared page.
+    pub fn update_vcpu_info(&self, update: impl FnOnce(&mut VcpuInfo)) {
+        let mut info = self.vcpu_info();
+        update(&mut info);
+        // SAFETY: as in `vcpu_info`; the guest is not running while the
+        // hypervisor holds its state, so nothing races with this write.
+        unsafe { core::ptr::addr_of_mut!((*self.shared_info_pointer()).vcpu_info[0]).write_volatile(info) };
+    }
+
+    /// Reads word `index` of the pending (`mask == false`) or mask bitmap.
+    pub fn event_word(&self, mask: bool, index: usize) -> u64 {
+        let pointer = self.shared_info_pointer();
+        // SAFETY: as in `vcpu_info`; `index` is below 64, checked by the slice index.
+        unsafe {
+            if mask {
+                core::ptr::addr_of!((*pointer).evtchn_mask[index]).read_volatile()
+            } else {
+                core::ptr::addr_of!((*pointer).evtchn_pending[index]).read_volatile()
+            }
+        }
+    }
+
+    /// Writes word `index` of the pending (`mask == false`) or mask bitmap.
+    pub fn set_event_word(&self, mask: bool, index: usize, value: u64) {
+        let pointer = self.shared_info_pointer();
+        // SAFETY: as in `set_event_word`'s reader.
+        unsafe {
+            if mask {
+                core::ptr::addr_of_mut!((*pointer).evtchn_mask[index]).write_volatile(value)
+            } else {
+                core::ptr::addr_of_mut!((*pointer).evtchn_pending[index]).write_volatile(value)
+            }
+        }
+    }
+
+    pub fn is_runnable(&self) -> bool {
+        self.state == DomainState::Running && !self.vcpu.blocked
+    }
+}

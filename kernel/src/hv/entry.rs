@@ -1,0 +1,94 @@
+//! What happens between the trampoline and the next return to a guest.
+
+use super::hypercall::{self, Outcome};
+use super::{HYPERVISOR, event, sched, traps};
+use crate::arch::entry::TrapFrame;
+use crate::arch::serial::CONSOLE;
+use crate::arch::time::{self, IRQ_BASE, IRQ_COM1, IRQ_TIMER};
+use hypercalls::page::HYPERCALL_VECTOR;
+use hypercalls::trap::vector;
+
+/// Entered by the trampoline, on the hypervisor stack with the hypervisor's
+/// page tables, for every event that interrupted a guest. `frame` points at
+/// the entry stack, which the guest can write, so it is copied first.
+pub extern "C" fn guest_entry(frame: *const TrapFrame) -> ! {
+    // SAFETY: the trampoline passes the frame it just pushed on the entry
+    // stack, which is mapped in the hypervisor's tables; copying it at once
+    // means nothing later reads memory a guest could change.
+    let frame = unsafe { frame.read() };
+    let now = time::rdtsc();
+    {
+        let mut guard = HYPERVISOR.lock();
+        let hypervisor = guard.as_mut().expect("guests run only after the hypervisor state exists");
+        let current = hypervisor.current;
+        let entered_at = hypervisor.entered_at;
+        if let Some(domain) = hypervisor.domain(current) {
+            domain.vcpu.frame = frame;
+            domain.vcpu.cpu_tsc += now.saturating_sub(entered_at);
+        }
+        handle(hypervisor, current, &frame);
+    }
+    sched::run_next()
+}
+
+fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, frame: &TrapFrame) {
+    let trap = frame.vector as u8;
+    match trap {
+        HYPERCALL_VECTOR => {
+            let outcome = hypercall::dispatch(hypervisor, current);
+            if let (Outcome::Return(value), Some(domain)) = (outcome, hypervisor.domain(current)) {
+                domain.vcpu.frame.rax = value as u64;
+            }
+        }
+        vector::NMI => log::warn!("NMI while d{current} was running; ignored"),
+        vector::MACHINE_CHECK => {
+            crate::arch::fatal_exception(frame);
+        }
+        0..32 => {
+            if let Some(domain) = hypervisor.domain(current) {
+                traps::guest_exception(domain, frame);
+            }
+        }
+        _ if (IRQ_BASE..IRQ_BASE + 16).contains(&trap) => handle_irq(hypervisor, trap),
+        _ => log::warn!("d{current}: unexpected vector {trap} from a guest; ignored"),
+    }
+}
+
+/// Handles a device interrupt: the timer tick or serial input.
+pub fn handle_irq(hypervisor: &mut super::Hypervisor, trap: u8) {
+    match trap - IRQ_BASE {
+        IRQ_TIMER => time::on_tick(),
+        IRQ_COM1 => {
+            let arrived = CONSOLE.lock().poll_input();
+            if arrived > 0
+                && let Some(dom0) = hypervisor.domain(0)
+            {
+                event::send_virq(dom0, event::VIRQ_CONSOLE);
+            }
+        }
+        _ => {}
+    }
+    time::end_of_interrupt(trap);
+}
+
+/// Entered by the trampoline for events that interrupted the hypervisor
+/// itself: interrupts while idle, or a hypervisor fault.
+pub extern "C" fn hypervisor_entry(frame: *mut TrapFrame) {
+    // SAFETY: the trampoline passes the frame it pushed on the current
+    // hypervisor stack, valid until this function returns.
+    let frame = unsafe { &*frame };
+    let trap = frame.vector as u8;
+    if (IRQ_BASE..IRQ_BASE + 16).contains(&trap) {
+        let mut guard = HYPERVISOR.lock();
+        match guard.as_mut() {
+            Some(hypervisor) => handle_irq(hypervisor, trap),
+            None => time::end_of_interrupt(trap),
+        }
+        return;
+    }
+    if trap == vector::NMI {
+        log::warn!("NMI in the hypervisor; ignored");
+        return;
+    }
+    crate::arch::fatal_exception(frame)
+}

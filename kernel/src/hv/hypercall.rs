@@ -1,0 +1,480 @@
+//! The hypercall dispatcher and the handlers of issue-one hypercalls.
+//!
+//! A guest calls through its hypercall page, which raises vector 0x82 with
+//! the number in `rax` and arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`.
+//! [`dispatch`] decodes the number and routes it; each handler treats every
+//! argument as hostile and answers with a value or a Xen errno. Handlers copy
+//! guest structures in once, validate the copy, prepare all output, and
+//! change hypervisor state last.
+
+use super::Hypervisor;
+use super::domain::Domain;
+use super::event;
+use super::guestmem::GuestMemory;
+use super::traps;
+use crate::arch::layout;
+use crate::arch::memory;
+use crate::arch::paging::{ADDRESS_MASK, HUGE, PRESENT, WRITABLE, read_entry, write_entry};
+use crate::arch::power;
+use crate::arch::serial::CONSOLE;
+use crate::frametable::FrameType;
+use hypercalls::number::{callback, consoleio, xenver};
+use hypercalls::sched::{self, SchedShutdown, ShutdownReason};
+use hypercalls::sysctl::{self, DomainInfo, GetDomainInfoList, PhysInfo, ReadConsole, Sysctl};
+use hypercalls::trap::{CallbackRegister, IretContext, TrapInfo, VGCF_IN_SYSCALL};
+use hypercalls::{DomId, Errno, Hypercall};
+use log::{info, warn};
+
+/// What the vCPU does after a hypercall.
+pub enum Outcome {
+    /// Store the value in `rax` and return to the caller.
+    Return(i64),
+    /// Registers were replaced wholesale (`iret`): leave `rax` alone.
+    Replaced,
+}
+
+/// Xen's capability string, with the ring-1 marker Hospes guests check.
+const CAPABILITIES: &str = "xen-3.0-x86_64-ring1";
+/// `XENVER_platform_parameters`: start of the hypervisor's reserved range.
+const HYPERVISOR_VIRT_START: u64 = 0xFFFF_8000_0000_0000;
+/// `XENFEAT_dom0` in feature word 0.
+const XENFEAT_DOM0: u32 = 1 << 11;
+/// Bytes copied per step of `console_io`.
+const CONSOLE_CHUNK: usize = 256;
+
+/// Routes one hypercall from domain `caller`.
+pub fn dispatch(hypervisor: &mut Hypervisor, caller: DomId) -> Outcome {
+    let Some(domain) = hypervisor.domain(caller) else {
+        return Outcome::Return(Errno::ESRCH.to_return());
+    };
+    let frame = domain.vcpu.frame;
+    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8];
+    let memory = GuestMemory::new(caller, domain.vcpu.cr3);
+
+    let result = match Hypercall::try_from(frame.rax) {
+        Ok(Hypercall::SetTrapTable) => set_trap_table(domain, memory, args[0]),
+        Ok(Hypercall::SetCallbacks) => set_callbacks(domain, args[0], args[1], args[2]),
+        Ok(Hypercall::CallbackOp) => callback_op(domain, memory, args[0], args[1]),
+        Ok(Hypercall::StackSwitch) => stack_switch(domain, args[1]),
+        Ok(Hypercall::ConsoleIo) => console_io(domain, memory, args[0], args[1], args[2]),
+        Ok(Hypercall::XenVersion) => xen_version(domain, memory, args[0], args[1]),
+        Ok(Hypercall::SchedOp) => sched_op(domain, memory, args[0], args[1]),
+        Ok(Hypercall::SchedOpCompat) => sched_op_compat(domain, args[0], args[1]),
+        Ok(Hypercall::UpdateVaMapping) => update_va_mapping(domain, args[0], args[1], args[2]),
+        Ok(Hypercall::EventChannelOp) => event_channel_op(domain, memory, args[0], args[1]),
+        Ok(Hypercall::Iret) => return iret(domain, memory),
+        Ok(Hypercall::Sysctl) => sysctl(hypervisor, caller, memory, args[0]),
+        Ok(other) => {
+            log::debug!("d{caller}: hypercall {other:?} ({}) is not implemented: ENOSYS", frame.rax);
+            Err(Errno::ENOSYS)
+        }
+        Err(number) => {
+            log::debug!("d{caller}: unknown hypercall number {number:#x}: ENOSYS");
+            Err(Errno::ENOSYS)
+        }
+    };
+    Outcome::Return(result.unwrap_or_else(Errno::to_return))
+}
+
+type HyperResult = Result<i64, Errno>;
+
+fn valid_guest_address(address: u64) -> bool {
+    layout::is_canonical(address) && !layout::is_reserved(address)
+}
+
+/// `set_trap_table(trap_info *)`: installs the virtual IDT. The array ends at
+/// an entry whose address is 0; a NULL pointer clears every entry. At most
+/// 256 entries are read, and nothing changes unless all of them are valid.
+fn set_trap_table(domain: &mut Domain, memory: GuestMemory, table: u64) -> HyperResult {
+    let mut updated = domain.vcpu.trap_table;
+    if table == 0 {
+        updated = [TrapInfo::default(); 256];
+    } else {
+        for index in 0..256u64 {
+            let address = table.checked_add(index * 16).ok_or(Errno::EFAULT)?;
+            let entry: TrapInfo = memory.read(address)?;
+            if entry.address == 0 {
+                break;
+            }
+            if !valid_guest_address(entry.address) {
+                return Err(Errno::EINVAL);
+            }
+            updated[entry.vector as usize] = entry;
+        }
+    }
+    domain.vcpu.trap_table = updated;
+    Ok(0)
+}
+
+/// `set_callbacks(event, failsafe, syscall)` on x86_64.
+fn set_callbacks(domain: &mut Domain, event_address: u64, failsafe: u64, syscall: u64) -> HyperResult {
+    for address in [event_address, failsafe, syscall] {
+        if address != 0 && !valid_guest_address(address) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    domain.vcpu.event_callback = event_address;
+    domain.vcpu.failsafe_callback = failsafe;
+    Ok(0)
+}
+
+/// `callback_op(cmd, arg)`: register the event or failsafe entry point.
+fn callback_op(domain: &mut Domain, memory: GuestMemory, command: u64, argument: u64) -> HyperResult {
+    match command {
+        callback::OP_REGISTER => {
+            let request: CallbackRegister = memory.read(argument)?;
+            if !valid_guest_address(request.address) {
+                return Err(Errno::EINVAL);
+            }
+            match request.kind {
+                callback::TYPE_EVENT => domain.vcpu.event_callback = request.address,
+                callback::TYPE_FAILSAFE => domain.vcpu.failsafe_callback = request.address,
+                callback::TYPE_SYSCALL | callback::TYPE_NMI => return Err(Errno::EOPNOTSUPP),
+                _ => return Err(Errno::ENOSYS),
+            }
+            Ok(0)
+        }
+        callback::OP_UNREGISTER => Err(Errno::EINVAL),
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// `stack_switch(ss, sp)`: the kernel stack for bounces from user mode.
+fn stack_switch(domain: &mut Domain, stack_pointer: u64) -> HyperResult {
+    if !valid_guest_address(stack_pointer) {
+        return Err(Errno::EINVAL);
+    }
+    domain.vcpu.kernel_sp = stack_pointer;
+    Ok(0)
+}
+
+/// `console_io(cmd, count, buffer)`: the hypervisor console, Dom0 only.
+/// Writes pass through unchanged; reads return buffered serial input.
+fn console_io(domain: &mut Domain, memory: GuestMemory, command: u64, count: u64, buffer: u64) -> HyperResult {
+    if !domain.privileged {
+        return Err(Errno::EPERM);
+    }
+    // The ABI's count is a C int: anything that is not a non-negative 32-bit value is invalid.
+    let count = u32::try_from(count).ok().filter(|&count| count <= i32::MAX as u32).ok_or(Errno::EINVAL)? as usize;
+    match command {
+        consoleio::WRITE => {
+            let mut done = 0;
+            let mut chunk = [0u8; CONSOLE_CHUNK];
+            while done < count {
+                let length = (count - done).min(CONSOLE_CHUNK);
+                memory.read_bytes(buffer + done as u64, &mut chunk[..length])?;
+                CONSOLE.lock().write_raw(&chunk[..length]);
+                done += length;
+            }
+            Ok(0)
+        }
+        consoleio::READ => {
+            let mut chunk = [0u8; CONSOLE_CHUNK];
+            let length = count.min(CONSOLE_CHUNK);
+            // Check the destination before taking input, so a bad pointer loses nothing.
+            memory.write_bytes(buffer, &chunk[..length])?;
+            let read = CONSOLE.lock().read_input(&mut chunk[..length]);
+            memory.write_bytes(buffer, &chunk[..read])?;
+            Ok(read as i64)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// `xen_version(cmd, arg)`.
+fn xen_version(domain: &mut Domain, memory: GuestMemory, command: u64, argument: u64) -> HyperResult {
+    match command {
+        xenver::VERSION => Ok(((hypercalls::VERSION_MAJOR << 16) | hypercalls::VERSION_MINOR) as i64),
+        xenver::EXTRAVERSION => write_string::<{ xenver::EXTRAVERSION_LEN }>(memory, argument, hypercalls::EXTRA_VERSION),
+        xenver::CAPABILITIES => write_string::<{ xenver::CAPABILITIES_LEN }>(memory, argument, CAPABILITIES),
+        xenver::CHANGESET => write_string::<{ xenver::CHANGESET_LEN }>(memory, argument, env!("CARGO_PKG_VERSION")),
+        xenver::COMPILE_INFO => {
+            let mut info = [0u8; 144];
+            copy_string(&mut info[..64], "rustc");
+            copy_string(&mut info[64..80], "hospes");
+            memory.write(argument, &info)?;
+            Ok(0)
+        }
+        xenver::PLATFORM_PARAMETERS => memory.write(argument, &HYPERVISOR_VIRT_START).map(|_| 0),
+        xenver::GET_FEATURES => {
+            let index: u32 = memory.read(argument)?;
+            let features = if index == 0 && domain.privileged { XENFEAT_DOM0 } else { 0 };
+            memory.write(argument + 4, &features).map(|_| 0)
+        }
+        xenver::PAGESIZE => Ok(4096),
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+fn copy_string(out: &mut [u8], text: &str) {
+    let length = text.len().min(out.len() - 1);
+    out[..length].copy_from_slice(&text.as_bytes()[..length]);
+}
+
+fn write_string<const N: usize>(memory: GuestMemory, address: u64, text: &str) -> HyperResult {
+    let mut buffer = [0u8; N];
+    copy_string(&mut buffer, text);
+    memory.write(address, &buffer).map(|_| 0)
+}
+
+/// `sched_op(cmd, arg)`.
+fn sched_op(domain: &mut Domain, memory: GuestMemory, command: u64, argument: u64) -> HyperResult {
+    match command {
+        sched::SCHEDOP_YIELD => Ok(0),
+        sched::SCHEDOP_BLOCK => {
+            block(domain);
+            Ok(0)
+        }
+        sched::SCHEDOP_SHUTDOWN => {
+            let request: SchedShutdown = memory.read(argument)?;
+            let reason = ShutdownReason::try_from(request.reason).map_err(|_| Errno::EINVAL)?;
+            shutdown(domain, reason)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// Legacy `sched_op_compat(cmd, arg)`: the reason is the argument itself.
+fn sched_op_compat(domain: &mut Domain, command: u64, argument: u64) -> HyperResult {
+    match command {
+        sched::SCHEDOP_YIELD => Ok(0),
+        sched::SCHEDOP_BLOCK => {
+            block(domain);
+            Ok(0)
+        }
+        sched::SCHEDOP_SHUTDOWN => {
+            let reason = u32::try_from(argument).ok().and_then(|value| ShutdownReason::try_from(value).ok());
+            shutdown(domain, reason.ok_or(Errno::EINVAL)?)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// `SCHEDOP_block`: enables event delivery, then sleeps unless an event is
+/// already pending, so a wake-up between the check and the sleep is never lost.
+fn block(domain: &mut Domain) {
+    domain.update_vcpu_info(|info| info.evtchn_upcall_mask = 0);
+    if !event::upcall_pending(domain) {
+        domain.vcpu.blocked = true;
+    }
+}
+
+fn shutdown(domain: &mut Domain, reason: ShutdownReason) -> HyperResult {
+    if reason == ShutdownReason::Suspend || reason == ShutdownReason::SoftReset {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    info!("d{}: domain requested shutdown ({})", domain.id, reason.name());
+    if domain.id == 0 {
+        match reason {
+            ShutdownReason::Poweroff => {
+                info!("Dom0 shut down: powering off");
+                power::power_off()
+            }
+            ShutdownReason::Reboot => {
+                info!("Dom0 asked for a reboot: resetting the machine");
+                power::reboot()
+            }
+            _ => {
+                traps::crash(domain, "Dom0 shut down with reason crash");
+                return Ok(0);
+            }
+        }
+    }
+    domain.state = super::domain::DomainState::Shutdown(reason);
+    Ok(0)
+}
+
+/// Flags allowed in an L1 entry a guest installs: present, writable, user,
+/// write-through, cache-disable, accessed, dirty, global, no-execute.
+const L1_ALLOWED_FLAGS: u64 = PRESENT | WRITABLE | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 63);
+
+/// `update_va_mapping(va, pte, flags)`: validated write of the L1 entry that
+/// maps `va` in the caller's current page tables.
+///
+/// Errors: `EINVAL` for a non-canonical or reserved `va`, a missing
+/// intermediate table, a large page on the way, disallowed PTE bits, a frame
+/// the domain does not own, or a page-table frame mapped writable.
+///
+/// NOTE: mappings are not reference-counted yet, so a frame's type cannot
+/// change while mapped; no hypercall changes frame types at present.
+fn update_va_mapping(domain: &mut Domain, address: u64, pte: u64, _flags: u64) -> HyperResult {
+    if !valid_guest_address(address) {
+        return Err(Errno::EINVAL);
+    }
+    let mut table = (domain.vcpu.cr3 & ADDRESS_MASK) >> 12;
+    for level in (2..=4).rev() {
+        let index = ((address >> (12 + 9 * (level - 1))) & 0x1FF) as usize;
+        let entry = read_entry(table, index);
+        if entry & PRESENT == 0 || entry & HUGE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        table = (entry & ADDRESS_MASK) >> 12;
+    }
+    let l1_info = memory::with(|memory| memory.table.get(table)).ok_or(Errno::EINVAL)?;
+    if l1_info.owner != domain.id || l1_info.kind != FrameType::PageTable(1) {
+        return Err(Errno::EINVAL);
+    }
+    if pte & PRESENT != 0 {
+        if pte & !(ADDRESS_MASK | L1_ALLOWED_FLAGS) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mfn = (pte & ADDRESS_MASK) >> 12;
+        memory::with(|memory| memory.table.check_mappable(domain.id, mfn, pte & WRITABLE != 0))
+            .map_err(|_| Errno::EINVAL)?;
+    }
+    write_entry(table, ((address >> 12) & 0x1FF) as usize, pte);
+    // The TLB entry for `va` goes away when the guest's CR3 is reloaded on exit.
+    Ok(0)
+}
+
+/// `event_channel_op(cmd, arg)`: the subset the console needs.
+fn event_channel_op(domain: &mut Domain, memory: GuestMemory, command: u64, argument: u64) -> HyperResult {
+    match command {
+        event::EVTCHNOP_BIND_VIRQ => {
+            let [virq, vcpu, _]: [u32; 3] = memory.read(argument)?;
+            // Check the output slot before binding, so a fault leaves no half-made port.
+            memory.write(argument + 8, &0u32)?;
+            let port = event::bind_virq(domain, virq, vcpu)?;
+            memory.write(argument + 8, &port)?;
+            Ok(0)
+        }
+        event::EVTCHNOP_CLOSE => {
+            let port: u32 = memory.read(argument)?;
+            event::close(domain, port).map(|_| 0)
+        }
+        event::EVTCHNOP_UNMASK => {
+            let port: u32 = memory.read(argument)?;
+            event::unmask(domain, port).map(|_| 0)
+        }
+        event::EVTCHNOP_SEND => {
+            // Only VIRQ ports exist so far, and Xen refuses to send on those.
+            let _port: u32 = memory.read(argument)?;
+            Err(Errno::EINVAL)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// `iret`: returns from a guest handler to the context in the
+/// `iret_context` on the guest stack, restoring the upcall mask from its IF.
+fn iret(domain: &mut Domain, memory: GuestMemory) -> Outcome {
+    let context: IretContext = match memory.read(domain.vcpu.frame.rsp) {
+        Ok(context) => context,
+        Err(errno) => {
+            traps::crash(domain, "iret frame on the guest stack is unreadable");
+            return Outcome::Return(errno.to_return());
+        }
+    };
+    let mut frame = domain.vcpu.frame;
+    frame.rax = context.rax;
+    if context.flags & VGCF_IN_SYSCALL == 0 {
+        frame.r11 = context.r11;
+        frame.rcx = context.rcx;
+    }
+    frame.rip = context.rip;
+    frame.cs = context.cs;
+    frame.rflags = context.rflags;
+    frame.rsp = context.rsp;
+    frame.ss = context.ss;
+    if !traps::sanitize_return_frame(&mut frame) {
+        let reason = alloc::format!("iret to invalid rip {:#x}", context.rip);
+        traps::crash(domain, &reason);
+        return Outcome::Replaced;
+    }
+    let mask = u8::from(context.rflags & (1 << 9) == 0);
+    domain.vcpu.frame = frame;
+    domain.update_vcpu_info(|info| info.evtchn_upcall_mask = mask);
+    Outcome::Replaced
+}
+
+/// `sysctl(xen_sysctl *)`: host-wide queries for the control domain.
+fn sysctl(hypervisor: &mut Hypervisor, caller: DomId, memory: GuestMemory, argument: u64) -> HyperResult {
+    let privileged = hypervisor.domain(caller).is_some_and(|domain| domain.privileged);
+    if !privileged {
+        return Err(Errno::EPERM);
+    }
+    let mut request: Sysctl = memory.read(argument)?;
+    if request.interface_version != sysctl::INTERFACE_VERSION {
+        return Err(Errno::EACCES);
+    }
+    match request.cmd {
+        sysctl::READCONSOLE => {
+            let mut query: ReadConsole = request.payload();
+            let mut buffer = alloc::vec![0u8; query.count.min(64 * 1024) as usize];
+            let (read, next) = {
+                let mut console = CONSOLE.lock();
+                let start = if query.incremental != 0 { query.index } else { console.log.oldest() };
+                let result = console.log.read(start, &mut buffer);
+                if query.clear != 0 {
+                    console.log.clear();
+                }
+                result
+            };
+            memory.write_bytes(query.buffer, &buffer[..read])?;
+            query.count = read as u32;
+            query.index = next;
+            request.set_payload(query);
+        }
+        sysctl::PHYSINFO => {
+            let (total, free, max_mfn) =
+                memory::with(|memory| (memory.frames.total_frames(), memory.frames.free_frames(), memory.table.len()));
+            let info = PhysInfo {
+                threads_per_core: 1,
+                cores_per_socket: 1,
+                nr_cpus: 1,
+                nr_nodes: 1,
+                cpu_khz: crate::arch::time::tsc_khz() as u32,
+                capabilities: sysctl::PHYSCAP_PV,
+                total_pages: total,
+                free_pages: free,
+                max_mfn: max_mfn.saturating_sub(1),
+                ..Default::default()
+            };
+            request.set_payload(info);
+        }
+        sysctl::GETDOMAININFOLIST => {
+            let mut query: GetDomainInfoList = request.payload();
+            let records: alloc::vec::Vec<DomainInfo> = hypervisor
+                .domains
+                .values()
+                .filter(|domain| domain.id >= query.first_domain)
+                .take(query.max_domains as usize)
+                .map(domain_info)
+                .collect();
+            for (index, record) in records.iter().enumerate() {
+                memory.write(query.buffer + (index * size_of::<DomainInfo>()) as u64, record)?;
+            }
+            query.num_domains = records.len() as u32;
+            request.set_payload(query);
+        }
+        other => {
+            warn!("d{caller}: sysctl command {other} is not implemented: ENOSYS");
+            return Err(Errno::ENOSYS);
+        }
+    }
+    memory.write(argument, &request)?;
+    Ok(0)
+}
+
+/// Fills Xen's `getdomaininfo` record for a domain.
+pub fn domain_info(domain: &Domain) -> DomainInfo {
+    use super::domain::DomainState;
+    let flags = match domain.state {
+        DomainState::Running if domain.vcpu.blocked => sysctl::DOMINF_BLOCKED,
+        DomainState::Running => sysctl::DOMINF_RUNNING,
+        DomainState::Shutdown(reason) => sysctl::DOMINF_SHUTDOWN | (reason as u32) << sysctl::DOMINF_SHUTDOWN_SHIFT,
+        DomainState::Crashed => sysctl::DOMINF_SHUTDOWN | (ShutdownReason::Crash as u32) << sysctl::DOMINF_SHUTDOWN_SHIFT,
+    };
+    let khz = crate::arch::time::tsc_khz().max(1);
+    DomainInfo {
+        domain: domain.id,
+        flags,
+        tot_pages: domain.memory.len() as u64,
+        max_pages: domain.memory.len() as u64,
+        shared_info_frame: domain.shared_info,
+        cpu_time: (domain.vcpu.cpu_tsc as u128 * 1_000_000 / khz as u128) as u64,
+        nr_online_vcpus: 1,
+        max_vcpu_id: 0,
+        ..Default::default()
+    }
+}

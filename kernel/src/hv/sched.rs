@@ -1,0 +1,63 @@
+//! Choosing the next vCPU and returning to it.
+//!
+//! Round robin over runnable domains, starting after the current one, so a
+//! timer tick moves the CPU on. With nothing runnable the CPU idles with
+//! interrupts on until an interrupt makes a vCPU runnable.
+
+use super::{HYPERVISOR, Hypervisor, traps};
+use crate::arch::entry::exit_to_guest;
+use crate::arch::time;
+use hypercalls::DomId;
+
+/// Picks the next runnable vCPU, delivers its pending events and enters it.
+pub fn run_next() -> ! {
+    loop {
+        let mut guard = HYPERVISOR.lock();
+        let hypervisor = guard.as_mut().expect("the scheduler runs after the hypervisor state exists");
+        if let Some(next) = pick(hypervisor) {
+            let domain = hypervisor.domain(next).expect("picked from the domain table");
+            traps::deliver_events(domain);
+            if !domain.is_runnable() {
+                continue;
+            }
+            publish_time(domain);
+            let frame = domain.vcpu.frame;
+            let cr3 = domain.vcpu.cr3;
+            hypervisor.current = next;
+            hypervisor.entered_at = time::rdtsc();
+            drop(guard);
+            // SAFETY: the domain's L4 came from the builder, which links the
+            // entry area into it, and its frame was set by the builder,
+            // a bounce or a sanitised iret, so CS, SS, RIP and RFLAGS are valid.
+            unsafe { exit_to_guest(cr3, &frame) };
+        }
+        drop(guard);
+        idle();
+    }
+}
+
+fn pick(hypervisor: &Hypervisor) -> Option<DomId> {
+    let after = hypervisor.domains.range(hypervisor.current + 1..).map(|(id, _)| *id);
+    let before = hypervisor.domains.range(..=hypervisor.current).map(|(id, _)| *id);
+    after.chain(before).find(|id| hypervisor.domains[id].is_runnable())
+}
+
+/// Waits for one interrupt with interrupts enabled, then disables them again.
+fn idle() {
+    // SAFETY: `sti; hlt` enables interrupts and halts atomically (the sti
+    // shadow covers hlt), so no wake-up is missed; the handlers run through
+    // the trampoline's ring-0 path and return here.
+    unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+}
+
+/// Writes the current time parameters into vCPU 0's `vcpu_time_info`.
+fn publish_time(domain: &mut super::domain::Domain) {
+    let (base, mul) = time::time_parameters();
+    domain.update_vcpu_info(|info| {
+        info.time.version = info.time.version.wrapping_add(2) & !1;
+        info.time.tsc_timestamp = base;
+        info.time.system_time = 0;
+        info.time.tsc_to_system_mul = mul;
+        info.time.tsc_shift = 0;
+    });
+}
