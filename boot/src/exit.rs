@@ -97,16 +97,16 @@ impl fmt::Display for Outcome {
             Outcome::Dom0Crashed => write!(
                 formatter,
                 "status {STATUS_DOM0_CRASHED}: Dom0 crashed \
-                 (debug-exit code {DOM0_CRASHED:#x}); the serial log above shows why"
+                 (debug-exit code {DOM0_CRASHED:#x}); the serial log shows why"
             ),
             Outcome::HypervisorFatal => write!(
                 formatter,
                 "status {STATUS_HYPERVISOR_FATAL}: the hypervisor panicked or hit a fatal fault \
-                 (debug-exit code {HYPERVISOR_FATAL:#x}); the serial log above shows where"
+                 (debug-exit code {HYPERVISOR_FATAL:#x}); the serial log shows where"
             ),
             Outcome::QemuFailed => write!(
                 formatter,
-                "status 1: QEMU failed (see its error message above), \
+                "status 1: QEMU failed (see its error message), \
                  or the guest wrote debug-exit code 0"
             ),
             Outcome::DebugExit(code) => write!(

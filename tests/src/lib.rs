@@ -20,7 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use boot::{AccelChoice, Artifacts, BootPath, Console, QemuConfig, Workspace};
+use boot::{AccelChoice, Artifacts, BootPath, Console, Outcome, QemuConfig, Workspace};
 
 /// Environment variable with the directory of the boot images.
 pub const ARTIFACTS_ENV: &str = "HOSPES_ARTIFACTS";
@@ -239,7 +239,8 @@ impl Machine {
             }
             if output.closed {
                 drop(output);
-                return Err(self.error(&format!("QEMU exited before printing {pattern:?}")));
+                let exit = self.describe_exit();
+                return Err(self.error(&format!("QEMU ended before printing {pattern:?}. {exit}")));
             }
             let now = Instant::now();
             if now >= deadline {
@@ -303,6 +304,23 @@ impl Machine {
                 Err(error) => {
                     return Err(self.error(&format!("failed to wait for QEMU: {error}")));
                 }
+            }
+        }
+    }
+
+    /// Returns a sentence on how QEMU ended, for use after it closed its
+    /// output: its exit status and meaning, or that it is still running.
+    fn describe_exit(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    self.status = Some(status);
+                    return format!("It exited with {}.", Outcome::from_status(status));
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                Ok(None) => return "It closed its output but is still running.".to_string(),
+                Err(error) => return format!("Waiting for its exit status failed: {error}."),
             }
         }
     }
@@ -461,7 +479,8 @@ mod tests {
 
     #[test]
     fn expect_returns_output_through_match() {
-        let mut machine = shell_machine("expect", "printf 'boot: memory\\r\\ndom0> '; exec sleep 5");
+        let mut machine =
+            shell_machine("expect", "printf 'boot: memory\\r\\ndom0> '; exec sleep 5");
         let text = machine
             .expect(PROMPT, Duration::from_secs(5))
             .expect("prompt");
@@ -489,7 +508,8 @@ mod tests {
         let error = machine
             .expect("dom0> ", Duration::from_secs(30))
             .expect_err("the process exits");
-        assert!(error.message.contains("exited before"), "{error}");
+        assert!(error.message.contains("ended before"), "{error}");
+        assert!(error.message.contains("It exited with status 3"), "{error}");
         assert!(start.elapsed() < Duration::from_secs(10));
     }
 
