@@ -128,7 +128,7 @@ fn run_command(command: &mut Command) -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{line}` failed ({status})"))
+        Err(format!("cargo failed with {status}; its output above names the failing tests"))
     }
 }
 
