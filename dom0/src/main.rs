@@ -1,4 +1,70 @@
-#![no_std]
-#![no_main]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+//! Dom0: the control domain's kernel, running in ring 1.
+//!
+//! It prints a banner through `console_io`, binds `VIRQ_CONSOLE` so serial
+//! input wakes it, and runs the shell on console bytes; with no input it
+//! blocks in the hypervisor until the next event.
+
+#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(target_os = "none", no_main)]
+
+#[cfg(target_os = "none")]
+mod platform;
+
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+#[unsafe(no_mangle)]
+fn guest_main() -> ! {
+    use guest::{hypercall, println};
+
+    let (major, minor) = hypercall::version();
+    let ring = guest::current_ring();
+    println!(
+        "Hospes Dom0 {} on Xen ABI {major}.{minor}{}, running in ring {ring}, {} MiB, ramdisk {} bytes",
+        env!("CARGO_PKG_VERSION"),
+        hypercalls::EXTRA_VERSION,
+        guest::start_info().nr_pages / 256,
+        guest::ramdisk().len()
+    );
+    const VIRQ_CONSOLE: u32 = 2;
+    let console_port = match guest::events::bind_virq(VIRQ_CONSOLE) {
+        Ok(port) => Some(port),
+        Err(errno) => {
+            println!("dom0: cannot bind VIRQ_CONSOLE: {errno}; console input is polled");
+            None
+        }
+    };
+
+    let mut platform = platform::HypercallPlatform;
+    let mut shell = dom0::Shell::new();
+    shell.start(&mut platform);
+    let mut buffer = [0u8; 64];
+    loop {
+        match hypercall::console_read(&mut buffer) {
+            Ok(0) => {
+                if let Some(port) = console_port {
+                    guest::events::take(port);
+                    hypercall::block();
+                } else {
+                    hypercall::yield_now();
+                }
+            }
+            Ok(count) => {
+                for &byte in &buffer[..count] {
+                    shell.feed(byte, &mut platform);
+                }
+            }
+            Err(errno) => {
+                println!("dom0: console read failed: {errno}; retrying");
+                hypercall::yield_now();
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("dom0 is a guest kernel for the Hospes hypervisor; boot it with `cargo xtask run`");
+    std::process::exit(2);
+}

@@ -1,0 +1,48 @@
+//! Console output through `console_io`, with `print!` and `println!`.
+
+use core::fmt::{self, Write};
+
+/// Writes bytes to the console, turning `\n` into `\r\n` for the terminal.
+pub fn write(bytes: &[u8]) {
+    for piece in bytes.split_inclusive(|&byte| byte == b'\n') {
+        match piece.strip_suffix(b"\n") {
+            Some(body) => {
+                let _ = crate::hypercall::console_write(body);
+                let _ = crate::hypercall::console_write(b"\r\n");
+            }
+            None => {
+                let _ = crate::hypercall::console_write(piece);
+            }
+        }
+    }
+}
+
+/// Writes bytes to the console unchanged.
+pub fn write_raw(bytes: &[u8]) {
+    let _ = crate::hypercall::console_write(bytes);
+}
+
+pub struct Console;
+
+impl Write for Console {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        write(text.as_bytes());
+        Ok(())
+    }
+}
+
+#[doc(hidden)]
+pub fn print_args(args: fmt::Arguments<'_>) {
+    let _ = Console.write_fmt(args);
+}
+
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::print_args(format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($arg:tt)*) => { $crate::console::print_args(format_args!("{}\n", format_args!($($arg)*))) };
+}

@@ -1,0 +1,83 @@
+//! Typed wrappers around the hypercalls guests use.
+
+use hypercalls::number::{consoleio, xenver};
+use hypercalls::sched::{SCHEDOP_BLOCK, SCHEDOP_SHUTDOWN, SCHEDOP_YIELD, SchedShutdown, ShutdownReason};
+use hypercalls::sysctl::Sysctl;
+use hypercalls::trap::TrapInfo;
+use hypercalls::{Errno, Hypercall};
+
+unsafe extern "C" {
+    static hypercall_page: u8;
+}
+
+/// Calls hypercall `number` with up to five arguments; returns `rax`.
+pub fn raw(number: Hypercall, args: [u64; 5]) -> i64 {
+    let page = &raw const hypercall_page as usize;
+    // SAFETY: the builder filled `hypercall_page` with stubs before entry
+    // (its address is in the HYPERCALL_PAGE note); callers pass arguments
+    // valid for `number`, pointing only at memory this guest owns.
+    unsafe { hypercalls::call::hypercall5(page, number as u32, args) }
+}
+
+/// Turns a hypercall's return value into a result.
+pub fn check(value: i64) -> Result<i64, Errno> {
+    if value >= 0 {
+        return Ok(value);
+    }
+    Err(Errno::from_return(value).unwrap_or(Errno::EINVAL))
+}
+
+pub fn console_write(bytes: &[u8]) -> Result<i64, Errno> {
+    check(raw(Hypercall::ConsoleIo, [consoleio::WRITE, bytes.len() as u64, bytes.as_ptr() as u64, 0, 0]))
+}
+
+pub fn console_read(buffer: &mut [u8]) -> Result<usize, Errno> {
+    check(raw(Hypercall::ConsoleIo, [consoleio::READ, buffer.len() as u64, buffer.as_mut_ptr() as u64, 0, 0]))
+        .map(|count| count as usize)
+}
+
+pub fn xen_version(command: u64, argument: *mut u8) -> Result<i64, Errno> {
+    check(raw(Hypercall::XenVersion, [command, argument as u64, 0, 0, 0]))
+}
+
+/// Returns (major, minor) from `XENVER_version`.
+pub fn version() -> (u32, u32) {
+    let value = raw(Hypercall::XenVersion, [xenver::VERSION, 0, 0, 0, 0]) as u32;
+    (value >> 16, value & 0xFFFF)
+}
+
+pub fn set_trap_table(table: &[TrapInfo]) -> Result<i64, Errno> {
+    check(raw(Hypercall::SetTrapTable, [table.as_ptr() as u64, 0, 0, 0, 0]))
+}
+
+pub fn set_callbacks(event: u64, failsafe: u64) -> Result<i64, Errno> {
+    check(raw(Hypercall::SetCallbacks, [event, failsafe, 0, 0, 0]))
+}
+
+pub fn update_va_mapping(address: u64, pte: u64) -> Result<i64, Errno> {
+    check(raw(Hypercall::UpdateVaMapping, [address, pte, 0, 0, 0]))
+}
+
+pub fn sysctl(request: &mut Sysctl) -> Result<i64, Errno> {
+    check(raw(Hypercall::Sysctl, [request as *mut Sysctl as u64, 0, 0, 0, 0]))
+}
+
+pub fn event_channel_op(command: u64, argument: *mut u8) -> Result<i64, Errno> {
+    check(raw(Hypercall::EventChannelOp, [command, argument as u64, 0, 0, 0]))
+}
+
+pub fn yield_now() {
+    raw(Hypercall::SchedOp, [SCHEDOP_YIELD, 0, 0, 0, 0]);
+}
+
+/// Sleeps until an event is pending; enables event delivery first.
+pub fn block() {
+    raw(Hypercall::SchedOp, [SCHEDOP_BLOCK, 0, 0, 0, 0]);
+}
+
+/// Stops the domain with `reason`. Returns only if the hypervisor refused.
+pub fn shutdown(reason: ShutdownReason) -> Errno {
+    let request = SchedShutdown { reason: reason as u32 };
+    let value = raw(Hypercall::SchedOp, [SCHEDOP_SHUTDOWN, &request as *const SchedShutdown as u64, 0, 0, 0]);
+    check(value).err().unwrap_or(Errno::EINVAL)
+}
