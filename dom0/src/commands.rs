@@ -40,6 +40,10 @@ pub trait Platform {
     /// Executes `hlt` in ring 1 under an expected-fault guard and returns what
     /// the #GP handler recorded, or why the test could not run.
     fn selftest_trap(&mut self) -> Result<TrapReport, &'static str>;
+    /// Removes Dom0's exception handlers and faults, which makes the
+    /// hypervisor crash Dom0 and stop the machine. Returns only if the
+    /// fault did not happen, with the reason.
+    fn selftest_crash(&mut self) -> &'static str;
 }
 
 /// A fault caught by the handler during `selftest trap`.
@@ -63,6 +67,7 @@ Commands:
   poweroff       power off the machine
 Diagnostics:
   selftest trap  execute hlt in ring 1 and check that it raises #GP
+  selftest crash fault with no handler: the hypervisor stops the machine
 ";
 
 /// Runs one command line, writing its output to `platform`.
@@ -258,18 +263,23 @@ fn print_files(arguments: &[String], platform: &mut impl Platform) {
 fn selftest(arguments: &[String], platform: &mut impl Platform) {
     match arguments {
         [test] if test == "trap" => selftest_trap(platform),
+        [test] if test == "crash" => {
+            write_line(platform, "selftest crash: faulting with no handler; the hypervisor should stop the machine");
+            let reason = platform.selftest_crash();
+            write_line(platform, &format!("selftest crash: FAIL: {reason}"));
+        }
         [] => write_line(
             platform,
-            "selftest: missing test name; usage: selftest trap",
+            "selftest: missing test name; usage: selftest trap|crash",
         ),
         [test] => write_line(
             platform,
-            &format!("selftest: unknown test '{test}'; usage: selftest trap"),
+            &format!("selftest: unknown test '{test}'; usage: selftest trap|crash"),
         ),
         [_, extra, ..] => {
             write_line(
                 platform,
-                &format!("selftest: unexpected argument '{extra}'; usage: selftest trap"),
+                &format!("selftest: unexpected argument '{extra}'; usage: selftest trap|crash"),
             );
         }
     }
@@ -612,19 +622,32 @@ mod tests {
     }
 
     #[test]
+    fn selftest_crash_reports_survival() {
+        let mut platform = MockPlatform::new();
+        assert_eq!(
+            run_on(&mut platform, "selftest crash"),
+            [
+                "selftest crash: faulting with no handler; the hypervisor should stop the machine",
+                "selftest crash: FAIL: the mock does not crash",
+            ]
+        );
+        assert_eq!(platform.crash_calls, 1);
+    }
+
+    #[test]
     fn selftest_usage() {
         let mut platform = MockPlatform::new();
         assert_eq!(
             run_on(&mut platform, "selftest"),
-            ["selftest: missing test name; usage: selftest trap"]
+            ["selftest: missing test name; usage: selftest trap|crash"]
         );
         assert_eq!(
             run_on(&mut platform, "selftest page"),
-            ["selftest: unknown test 'page'; usage: selftest trap"]
+            ["selftest: unknown test 'page'; usage: selftest trap|crash"]
         );
         assert_eq!(
             run_on(&mut platform, "selftest trap twice"),
-            ["selftest: unexpected argument 'twice'; usage: selftest trap"]
+            ["selftest: unexpected argument 'twice'; usage: selftest trap|crash"]
         );
         assert_eq!(platform.selftest_calls, 0);
     }

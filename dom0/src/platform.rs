@@ -89,4 +89,8 @@ impl Platform for HypercallPlatform {
         let fault = guest::traps::expect_fault_hlt().ok_or("hlt in ring 1 did not fault")?;
         Ok(TrapReport { vector: fault.vector, error_code: fault.error_code, rip: fault.rip })
     }
+
+    fn selftest_crash(&mut self) -> &'static str {
+        guest::traps::fault_without_handlers()
+    }
 }

@@ -23,6 +23,7 @@ pub struct MockPlatform {
     pub trap: Result<TrapReport, &'static str>,
     pub poweroff_calls: u32,
     pub selftest_calls: u32,
+    pub crash_calls: u32,
 }
 
 impl MockPlatform {
@@ -48,6 +49,7 @@ impl MockPlatform {
             trap: Err("the mock platform has no trap result set"),
             poweroff_calls: 0,
             selftest_calls: 0,
+            crash_calls: 0,
         }
     }
 
@@ -121,6 +123,11 @@ impl Platform for MockPlatform {
     fn selftest_trap(&mut self) -> Result<TrapReport, &'static str> {
         self.selftest_calls += 1;
         self.trap
+    }
+
+    fn selftest_crash(&mut self) -> &'static str {
+        self.crash_calls += 1;
+        "the mock does not crash"
     }
 }
 

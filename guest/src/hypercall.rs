@@ -46,8 +46,10 @@ pub fn version() -> (u32, u32) {
     (value >> 16, value & 0xFFFF)
 }
 
+/// Installs `table` as the virtual IDT; an empty slice clears every entry.
 pub fn set_trap_table(table: &[TrapInfo]) -> Result<i64, Errno> {
-    check(raw(Hypercall::SetTrapTable, [table.as_ptr() as u64, 0, 0, 0, 0]))
+    let address = if table.is_empty() { 0 } else { table.as_ptr() as u64 };
+    check(raw(Hypercall::SetTrapTable, [address, 0, 0, 0, 0]))
 }
 
 pub fn set_callbacks(event: u64, failsafe: u64) -> Result<i64, Errno> {

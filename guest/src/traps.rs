@@ -200,6 +200,19 @@ pub fn expect_fault_hlt() -> Option<Fault> {
     })
 }
 
+/// Clears the trap table and executes `ud2`. With no handler the hypervisor
+/// crashes the domain, so this returns only when that did not happen.
+pub fn fault_without_handlers() -> &'static str {
+    if hypercall::set_trap_table(&[]).is_err() {
+        return "set_trap_table(NULL) was refused";
+    }
+    // SAFETY: ud2 raises #UD; with the trap table empty the hypervisor stops
+    // the domain instead of returning here.
+    unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
+    install();
+    "ud2 with no handler returned"
+}
+
 extern "C" fn trap_handler(frame: &mut GuestFrame) {
     if frame.vector == EVENT_VECTOR {
         crate::events::handle_upcall();
