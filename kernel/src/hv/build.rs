@@ -29,7 +29,7 @@ const DEFAULT_DOM0_MIB: u64 = 128;
 /// Memory the hypervisor keeps back from Dom0 when sizing it.
 const HYPERVISOR_RESERVE_MIB: u64 = 16;
 
-/// Why Dom0 could not be built.
+/// A reason Dom0 could not be built.
 pub enum BuildError {
     MissingKernel,
     BadKernel(elfload::ImageError),

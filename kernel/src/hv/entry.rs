@@ -1,4 +1,4 @@
-//! What happens between the trampoline and the next return to a guest.
+//! Handling of guest entries, from the trampoline to the next return to a guest.
 
 use super::hypercall::{self, Outcome};
 use super::{HYPERVISOR, event, sched, traps};

@@ -1,9 +1,9 @@
-//! The hypercall dispatcher and the handlers of issue-one hypercalls.
+//! The hypercall dispatcher and its handlers.
 //!
 //! A guest calls through its hypercall page, which raises vector 0x82 with
 //! the number in `rax` and arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`.
-//! [`dispatch`] decodes the number and routes it; each handler treats every
-//! argument as hostile and answers with a value or a Xen errno. Handlers copy
+//! [`dispatch`] decodes the number and routes it. Each handler treats every
+//! argument as hostile and returns a value or a Xen errno. Handlers copy
 //! guest structures in once, validate the copy, prepare all output, and
 //! change hypervisor state last.
 
@@ -25,7 +25,7 @@ use hypercalls::trap::{CallbackRegister, IretContext, TrapInfo, VGCF_IN_SYSCALL}
 use hypercalls::{DomId, Errno, Hypercall};
 use log::{info, warn};
 
-/// What the vCPU does after a hypercall.
+/// The next step of a vCPU after a hypercall.
 pub enum Outcome {
     /// Store the value in `rax` and return to the caller.
     Return(i64),

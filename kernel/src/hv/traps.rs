@@ -22,7 +22,7 @@ const RFLAGS_IF: u64 = 1 << 9;
 /// Flags cleared on entry to a guest handler: TF, NT, RF, AC, VM.
 const RFLAGS_CLEARED_ON_BOUNCE: u64 = (1 << 8) | (1 << 14) | (1 << 16) | (1 << 18) | (1 << 17);
 
-/// Why a bounce could not be delivered.
+/// A reason a bounce could not be delivered.
 #[derive(Debug, Clone, Copy)]
 pub enum BounceError {
     /// The guest stack is not mapped writable for the whole frame.
