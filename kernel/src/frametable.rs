@@ -1,8 +1,34 @@
-//! The frame table: who owns each machine frame and what it is used as.
+//! The frame table: who owns each machine frame, what it is used as, and
+//! how many references hold it.
 //!
-//! Guests name frames by MFN in page-table entries and hypercall arguments,
-//! so every such MFN is checked here before the hypervisor acts on it: a
-//! guest may map only frames it owns, and never a page-table frame writable.
+//! Guests never write their page tables directly. Every table entry they
+//! install goes through [`FrameTable::update_entry`] or a pin, which enforce
+//! the PV memory rules:
+//!
+//! - a guest maps only frames it owns (or, for the control domain, frames of
+//!   a domain it names as foreign);
+//! - a frame has one type at a time: writable data or a page table of one
+//!   level. A writable mapping takes a `Writable` type reference, so a frame
+//!   mapped writable anywhere can never be validated as a page table, and a
+//!   validated page table can never be mapped writable;
+//! - an L2 entry must point at a validated L1, an L3 entry at an L2 and an
+//!   L4 entry at an L3. Linear (recursive) page tables are therefore
+//!   refused, and validation depth is at most four levels;
+//! - L4 slots 256-271 belong to the hypervisor: guest entries there are
+//!   refused, and validating an L4 overwrites them with the hypervisor's own.
+//!
+//! Type transitions:
+//!
+//! ```text
+//!             get_type(Writable)            get_type(Table(n)): validate entries
+//!   Plain  ------------------------> Writable    Plain ------------------------> Table(n)
+//!          <------------------------                   <------------------------
+//!             last put_type                              last put_type: drop entry refs
+//! ```
+//!
+//! `type_count` counts users of the current type (writable mappings, entries
+//! pointing at a table, pins, CR3 loads); `ref_count` counts entries of any
+//! kind that point at the frame. A frame is free to reuse only when both are 0.
 
 use crate::frames::Mfn;
 use hypercalls::{DOMID_INVALID, DOMID_XEN, DomId};
@@ -10,12 +36,15 @@ use hypercalls::{DOMID_INVALID, DOMID_XEN, DomId};
 /// What a frame is used as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FrameType {
-    /// Ordinary memory: mappable, writable by its owner.
+    /// No type references: may become writable data or a page table.
     #[default]
     Plain,
-    /// A page table of the given level (1 to 4): mappable read-only only.
+    /// Mapped writable somewhere (`type_count` mappings).
+    Writable,
+    /// A validated page table of the given level (1 to 4).
     PageTable(u8),
-    /// Shared with the owner by the hypervisor (`shared_info`): mappable writable.
+    /// Shared with the owner by the hypervisor (`shared_info`): mappable
+    /// writable, never a page table.
     SharedInfo,
 }
 
@@ -23,15 +52,21 @@ pub enum FrameType {
 pub struct FrameInfo {
     pub owner: DomId,
     pub kind: FrameType,
+    /// Users of the current type.
+    pub type_count: u32,
+    /// Page-table entries pointing at the frame.
+    pub ref_count: u32,
+    /// Pinned by its owner with `MMUEXT_PIN_L*_TABLE` (holds one type reference).
+    pub pinned: bool,
 }
 
 impl Default for FrameInfo {
     fn default() -> Self {
-        FrameInfo { owner: DOMID_INVALID, kind: FrameType::Plain }
+        FrameInfo { owner: DOMID_INVALID, kind: FrameType::Plain, type_count: 0, ref_count: 0, pinned: false }
     }
 }
 
-/// Why a frame was refused.
+/// A reason a frame or an entry was rejected. Every one is `-EINVAL` to the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameError {
     /// Beyond the end of RAM the table covers.
@@ -40,16 +75,62 @@ pub enum FrameError {
     NotOwned,
     /// A page-table frame asked for a writable mapping.
     PageTableWritable,
+    /// The frame is in use with another type (mapped writable, or a table of another level).
+    TypeConflict,
+    /// The entry sets bits the level does not allow (large pages, reserved bits).
+    BadFlags,
+    /// An L4 entry in the hypervisor's reserved slots.
+    ReservedSlot,
+    /// The frame written to is not a validated page table.
+    NotPageTable,
+    AlreadyPinned,
+    NotPinned,
+    /// The level is not 1 to 4.
+    BadLevel,
+}
+
+/// Reads and writes page-table entries in machine frames. The hypervisor
+/// goes through its identity map; host tests use a fake memory.
+pub trait TableMemory {
+    fn read_entry(&self, table: Mfn, index: usize) -> u64;
+    fn write_entry(&mut self, table: Mfn, index: usize, value: u64);
+}
+
+pub const PRESENT: u64 = 1 << 0;
+pub const WRITABLE: u64 = 1 << 1;
+/// Bits 12-51: the frame an entry points at.
+pub const ADDRESS_MASK: u64 = 0x000F_FFFF_FFFF_F000;
+/// Large-page bit of L2/L3 entries (PAT in L1 entries).
+const HUGE_OR_PAT: u64 = 1 << 7;
+/// Bits 52-62: reserved or protection keys, never set by guests.
+const HIGH_RESERVED: u64 = 0x7FF0_0000_0000_0000;
+
+/// First and last L4 slot reserved for the hypervisor.
+pub const RESERVED_L4: core::ops::RangeInclusive<usize> = 256..=271;
+
+/// Users of a frame's type, as the callers of `get_type` name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageType {
+    Writable,
+    Table(u8),
 }
 
 pub struct FrameTable {
     frames: alloc::vec::Vec<FrameInfo>,
+    /// The hypervisor's entry in a reserved L4 slot, installed in every validated L4.
+    hypervisor_l4_entry: Option<(usize, u64)>,
 }
 
 impl FrameTable {
     /// Creates a table for frames `0..count`, all owned by nobody.
     pub fn new(count: u64) -> Self {
-        FrameTable { frames: alloc::vec![FrameInfo::default(); count as usize] }
+        FrameTable { frames: alloc::vec![FrameInfo::default(); count as usize], hypervisor_l4_entry: None }
+    }
+
+    /// Sets the entry every validated L4 gets in the reserved slot `slot`.
+    pub fn set_hypervisor_l4_entry(&mut self, slot: usize, entry: u64) {
+        assert!(RESERVED_L4.contains(&slot));
+        self.hypervisor_l4_entry = Some((slot, entry));
     }
 
     pub fn len(&self) -> u64 {
@@ -64,7 +145,11 @@ impl FrameTable {
         self.frames.get(usize::try_from(mfn).ok()?).copied()
     }
 
-    /// Records a frame as `owner`'s, used as `kind`.
+    fn slot(&mut self, mfn: Mfn) -> Result<&mut FrameInfo, FrameError> {
+        usize::try_from(mfn).ok().and_then(|index| self.frames.get_mut(index)).ok_or(FrameError::OutOfRange)
+    }
+
+    /// Records a fresh frame as `owner`'s, with no references.
     ///
     /// # Panics
     ///
@@ -72,7 +157,7 @@ impl FrameTable {
     /// own allocator handed out, so that is a hypervisor bug.
     pub fn assign(&mut self, mfn: Mfn, owner: DomId, kind: FrameType) {
         let slot = self.frames.get_mut(mfn as usize).expect("frame table covers every allocated frame");
-        *slot = FrameInfo { owner, kind };
+        *slot = FrameInfo { owner, kind, ..FrameInfo::default() };
     }
 
     /// Marks a frame as the hypervisor's own.
@@ -87,7 +172,8 @@ impl FrameTable {
         }
     }
 
-    /// Checks that `domain` may map `mfn`, writable or not.
+    /// Checks that `domain` may access `mfn`, writable or not, without
+    /// taking a reference (the hypervisor's own copies to guest memory).
     pub fn check_mappable(&self, domain: DomId, mfn: Mfn, writable: bool) -> Result<FrameInfo, FrameError> {
         let info = self.get(mfn).ok_or(FrameError::OutOfRange)?;
         if info.owner != domain {
@@ -103,46 +189,387 @@ impl FrameTable {
     pub fn count_owned(&self, domain: DomId) -> u64 {
         self.frames.iter().filter(|info| info.owner == domain).count() as u64
     }
+
+    /// Takes a type reference of `want` on `mfn`, validating it first when it
+    /// becomes a page table.
+    pub fn get_type(&mut self, memory: &mut dyn TableMemory, mfn: Mfn, want: PageType) -> Result<(), FrameError> {
+        let info = *self.slot(mfn)?;
+        let wanted_kind = match want {
+            PageType::Writable => FrameType::Writable,
+            PageType::Table(level) if (1..=4).contains(&level) => FrameType::PageTable(level),
+            PageType::Table(_) => return Err(FrameError::BadLevel),
+        };
+        if info.kind == FrameType::SharedInfo {
+            return if want == PageType::Writable { Ok(()) } else { Err(FrameError::TypeConflict) };
+        }
+        if info.type_count > 0 {
+            if info.kind != wanted_kind {
+                return Err(FrameError::TypeConflict);
+            }
+            self.slot(mfn)?.type_count += 1;
+            return Ok(());
+        }
+        if let PageType::Table(level) = want {
+            self.validate(memory, mfn, level)?;
+        }
+        let slot = self.slot(mfn)?;
+        slot.kind = wanted_kind;
+        slot.type_count = 1;
+        Ok(())
+    }
+
+    /// Drops a type reference; the last one of a page table drops the
+    /// references its entries hold.
+    pub fn put_type(&mut self, memory: &mut dyn TableMemory, mfn: Mfn) {
+        let Ok(slot) = self.slot(mfn) else { return };
+        if slot.kind == FrameType::SharedInfo || slot.type_count == 0 {
+            return;
+        }
+        slot.type_count -= 1;
+        if slot.type_count > 0 {
+            return;
+        }
+        let kind = slot.kind;
+        slot.kind = FrameType::Plain;
+        if let FrameType::PageTable(level) = kind {
+            for index in 0..512 {
+                if level == 4 && RESERVED_L4.contains(&index) {
+                    continue;
+                }
+                let entry = memory.read_entry(mfn, index);
+                self.put_entry(memory, level, entry);
+            }
+        }
+    }
+
+    /// Validates every entry of table `mfn` at `level`, taking the references
+    /// each needs; on failure releases what it took and leaves the table as it was.
+    fn validate(&mut self, memory: &mut dyn TableMemory, mfn: Mfn, level: u8) -> Result<(), FrameError> {
+        let owner = self.slot(mfn)?.owner;
+        for index in 0..512 {
+            if level == 4 && RESERVED_L4.contains(&index) {
+                continue;
+            }
+            let entry = memory.read_entry(mfn, index);
+            if let Err(error) = self.get_entry(memory, level, entry, owner, None) {
+                for undo in (0..index).rev() {
+                    if level == 4 && RESERVED_L4.contains(&undo) {
+                        continue;
+                    }
+                    let taken = memory.read_entry(mfn, undo);
+                    self.put_entry(memory, level, taken);
+                }
+                return Err(error);
+            }
+        }
+        if level == 4 {
+            for slot in RESERVED_L4 {
+                memory.write_entry(mfn, slot, 0);
+            }
+            if let Some((slot, entry)) = self.hypervisor_l4_entry {
+                memory.write_entry(mfn, slot, entry);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the references a table entry at `level` needs: the target must
+    /// belong to `owner` (or to `foreign`, when the caller may name one) and
+    /// have the type the level requires.
+    pub fn get_entry(
+        &mut self,
+        memory: &mut dyn TableMemory,
+        level: u8,
+        entry: u64,
+        owner: DomId,
+        foreign: Option<DomId>,
+    ) -> Result<(), FrameError> {
+        if entry & PRESENT == 0 {
+            return Ok(());
+        }
+        if entry & HIGH_RESERVED != 0 || entry & HUGE_OR_PAT != 0 {
+            return Err(FrameError::BadFlags);
+        }
+        let target = (entry & ADDRESS_MASK) >> 12;
+        let info = self.get(target).ok_or(FrameError::OutOfRange)?;
+        if info.owner != owner && Some(info.owner) != foreign {
+            return Err(FrameError::NotOwned);
+        }
+        match level {
+            1 if entry & WRITABLE != 0 => self.get_type(memory, target, PageType::Writable)?,
+            1 => {}
+            2..=4 => self.get_type(memory, target, PageType::Table(level - 1))?,
+            _ => return Err(FrameError::BadLevel),
+        }
+        self.slot(target)?.ref_count += 1;
+        Ok(())
+    }
+
+    /// Drops the references a table entry at `level` held.
+    pub fn put_entry(&mut self, memory: &mut dyn TableMemory, level: u8, entry: u64) {
+        if entry & PRESENT == 0 {
+            return;
+        }
+        let target = (entry & ADDRESS_MASK) >> 12;
+        if let Ok(slot) = self.slot(target) {
+            slot.ref_count = slot.ref_count.saturating_sub(1);
+        }
+        if level > 1 || entry & WRITABLE != 0 {
+            self.put_type(memory, target);
+        }
+    }
+
+    /// Replaces entry `index` of the validated table `table` with `new`, for
+    /// `caller`. The new entry's references are taken before the old ones are
+    /// dropped, so a failure changes nothing.
+    pub fn update_entry(
+        &mut self,
+        memory: &mut dyn TableMemory,
+        table: Mfn,
+        index: usize,
+        new: u64,
+        caller: DomId,
+        foreign: Option<DomId>,
+    ) -> Result<(), FrameError> {
+        let info = self.get(table).ok_or(FrameError::OutOfRange)?;
+        if info.owner != caller && Some(info.owner) != foreign {
+            return Err(FrameError::NotOwned);
+        }
+        let FrameType::PageTable(level) = info.kind else {
+            return Err(FrameError::NotPageTable);
+        };
+        if info.type_count == 0 || index >= 512 {
+            return Err(FrameError::NotPageTable);
+        }
+        if level == 4 && RESERVED_L4.contains(&index) {
+            return Err(FrameError::ReservedSlot);
+        }
+        let allowed_foreign = if info.owner == caller { foreign } else { None };
+        self.get_entry(memory, level, new, info.owner, allowed_foreign)?;
+        let old = memory.read_entry(table, index);
+        memory.write_entry(table, index, new);
+        self.put_entry(memory, level, old);
+        Ok(())
+    }
+
+    /// Pins `mfn` as a page table of `level` for its owner `caller`.
+    pub fn pin(&mut self, memory: &mut dyn TableMemory, mfn: Mfn, level: u8, caller: DomId) -> Result<(), FrameError> {
+        let info = self.get(mfn).ok_or(FrameError::OutOfRange)?;
+        if info.owner != caller {
+            return Err(FrameError::NotOwned);
+        }
+        if info.pinned {
+            return Err(FrameError::AlreadyPinned);
+        }
+        self.get_type(memory, mfn, PageType::Table(level))?;
+        self.slot(mfn)?.pinned = true;
+        Ok(())
+    }
+
+    /// Unpins a table pinned with [`pin`](Self::pin).
+    pub fn unpin(&mut self, memory: &mut dyn TableMemory, mfn: Mfn, caller: DomId) -> Result<(), FrameError> {
+        let info = self.get(mfn).ok_or(FrameError::OutOfRange)?;
+        if info.owner != caller {
+            return Err(FrameError::NotOwned);
+        }
+        if !info.pinned {
+            return Err(FrameError::NotPinned);
+        }
+        self.slot(mfn)?.pinned = false;
+        self.put_type(memory, mfn);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
-    #[test]
-    fn owner_may_map_own_plain_frame() {
-        let mut table = FrameTable::new(16);
-        table.assign(3, 1, FrameType::Plain);
-        assert!(table.check_mappable(1, 3, true).is_ok());
-        assert!(table.check_mappable(1, 3, false).is_ok());
+    /// Page tables in a hash map: (frame, index) -> entry.
+    #[derive(Default)]
+    struct FakeMemory(HashMap<(Mfn, usize), u64>);
+
+    impl TableMemory for FakeMemory {
+        fn read_entry(&self, table: Mfn, index: usize) -> u64 {
+            self.0.get(&(table, index)).copied().unwrap_or(0)
+        }
+        fn write_entry(&mut self, table: Mfn, index: usize, value: u64) {
+            self.0.insert((table, index), value);
+        }
+    }
+
+    fn entry(mfn: Mfn, flags: u64) -> u64 {
+        mfn << 12 | flags
+    }
+
+    const RW: u64 = PRESENT | WRITABLE;
+    const RO: u64 = PRESENT;
+
+    /// Frames 1..=40 belong to domain 1, 41..=50 to domain 2.
+    fn setup() -> (FrameTable, FakeMemory) {
+        let mut table = FrameTable::new(64);
+        for mfn in 1..=40 {
+            table.assign(mfn, 1, FrameType::Plain);
+        }
+        for mfn in 41..=50 {
+            table.assign(mfn, 2, FrameType::Plain);
+        }
+        table.assign_to_hypervisor(60);
+        (table, FakeMemory::default())
+    }
+
+    /// A four-level tree: L4 = 1, L3 = 2, L2 = 3, L1 = 4 mapping frame 10 RW
+    /// and the L1 itself RO.
+    fn build_tree(memory: &mut FakeMemory) {
+        memory.write_entry(1, 0, entry(2, RW));
+        memory.write_entry(2, 0, entry(3, RW));
+        memory.write_entry(3, 0, entry(4, RW));
+        memory.write_entry(4, 0, entry(10, RW));
+        memory.write_entry(4, 1, entry(4, RO));
     }
 
     #[test]
-    fn other_domain_and_unowned_frames_refused() {
-        let mut table = FrameTable::new(16);
-        table.assign(3, 1, FrameType::Plain);
-        assert_eq!(table.check_mappable(2, 3, false), Err(FrameError::NotOwned));
-        assert_eq!(table.check_mappable(1, 4, false), Err(FrameError::NotOwned));
-        table.assign_to_hypervisor(5);
-        assert_eq!(table.check_mappable(1, 5, false), Err(FrameError::NotOwned));
-        assert_eq!(table.check_mappable(1, 99, false), Err(FrameError::OutOfRange));
+    fn pin_validates_whole_tree() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        assert_eq!(table.get(1).unwrap().kind, FrameType::PageTable(4));
+        assert_eq!(table.get(2).unwrap().kind, FrameType::PageTable(3));
+        assert_eq!(table.get(3).unwrap().kind, FrameType::PageTable(2));
+        assert_eq!(table.get(4).unwrap().kind, FrameType::PageTable(1));
+        assert_eq!(table.get(10).unwrap().kind, FrameType::Writable);
+        assert_eq!(table.get(4).unwrap().ref_count, 2);
+        assert!(table.get(1).unwrap().pinned);
     }
 
     #[test]
-    fn page_table_frame_only_read_only() {
-        let mut table = FrameTable::new(16);
-        table.assign(7, 0, FrameType::PageTable(1));
-        assert_eq!(table.check_mappable(0, 7, true), Err(FrameError::PageTableWritable));
-        assert!(table.check_mappable(0, 7, false).is_ok());
+    fn unpin_releases_every_type() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        table.unpin(&mut memory, 1, 1).expect("pinned");
+        for mfn in [1, 2, 3, 4, 10] {
+            let info = table.get(mfn).unwrap();
+            assert_eq!(info.kind, FrameType::Plain, "frame {mfn}");
+            assert_eq!(info.type_count, 0, "frame {mfn}");
+            assert_eq!(info.ref_count, 0, "frame {mfn}");
+        }
     }
 
     #[test]
-    fn release_returns_frame_to_nobody() {
-        let mut table = FrameTable::new(4);
-        table.assign(2, 0, FrameType::SharedInfo);
-        assert_eq!(table.count_owned(0), 1);
-        table.release(2);
-        assert_eq!(table.count_owned(0), 0);
-        assert_eq!(table.get(2), Some(FrameInfo::default()));
+    fn page_table_mapped_writable_is_refused() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        let before = memory.read_entry(4, 2);
+        for frame in [1, 2, 3, 4] {
+            assert_eq!(table.update_entry(&mut memory, 4, 2, entry(frame, RW), 1, None), Err(FrameError::TypeConflict));
+        }
+        assert_eq!(memory.read_entry(4, 2), before);
+        assert_eq!(table.update_entry(&mut memory, 4, 2, entry(3, RO), 1, None), Ok(()));
+    }
+
+    #[test]
+    fn writable_frame_cannot_become_table() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        table.update_entry(&mut memory, 4, 5, entry(20, RW), 1, None).expect("map 20 writable");
+        assert_eq!(table.pin(&mut memory, 20, 1, 1), Err(FrameError::TypeConflict));
+        table.update_entry(&mut memory, 4, 5, 0, 1, None).expect("unmap");
+        assert_eq!(table.pin(&mut memory, 20, 1, 1), Ok(()));
+    }
+
+    #[test]
+    fn foreign_and_hypervisor_frames_refused() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        assert_eq!(table.update_entry(&mut memory, 4, 3, entry(41, RO), 1, None), Err(FrameError::NotOwned));
+        assert_eq!(table.update_entry(&mut memory, 4, 3, entry(60, RO), 1, None), Err(FrameError::NotOwned));
+        assert_eq!(table.update_entry(&mut memory, 4, 3, entry(0, RO), 1, None), Err(FrameError::NotOwned));
+        assert_eq!(table.update_entry(&mut memory, 4, 3, entry(99, RO), 1, None), Err(FrameError::OutOfRange));
+        assert_eq!(table.update_entry(&mut memory, 4, 3, entry(41, RO), 1, Some(2)), Ok(()));
+        assert_eq!(table.get(41).unwrap().ref_count, 1);
+    }
+
+    #[test]
+    fn other_domain_cannot_update_table() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        assert_eq!(table.update_entry(&mut memory, 4, 3, entry(42, RO), 2, None), Err(FrameError::NotOwned));
+        assert_eq!(table.unpin(&mut memory, 1, 2), Err(FrameError::NotOwned));
+    }
+
+    #[test]
+    fn linear_and_large_entries_refused() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        // L4 pointing at itself (recursive mapping) needs an L3 type.
+        assert_eq!(table.update_entry(&mut memory, 1, 5, entry(1, RO), 1, None), Err(FrameError::TypeConflict));
+        // A 2 MiB page in the L2.
+        assert_eq!(table.update_entry(&mut memory, 3, 5, entry(20, RW | HUGE_OR_PAT), 1, None), Err(FrameError::BadFlags));
+        assert_eq!(table.update_entry(&mut memory, 4, 5, entry(20, RW | 1 << 55), 1, None), Err(FrameError::BadFlags));
+    }
+
+    #[test]
+    fn reserved_l4_slots_refused_and_overwritten() {
+        let (mut table, mut memory) = setup();
+        table.set_hypervisor_l4_entry(261, entry(60, RW));
+        build_tree(&mut memory);
+        memory.write_entry(1, 257, entry(60, RW));
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        assert_eq!(memory.read_entry(1, 257), 0);
+        assert_eq!(memory.read_entry(1, 261), entry(60, RW));
+        assert_eq!(table.update_entry(&mut memory, 1, 270, 0, 1, None), Err(FrameError::ReservedSlot));
+    }
+
+    #[test]
+    fn failed_validation_leaves_no_references() {
+        let (mut table, mut memory) = setup();
+        memory.write_entry(5, 0, entry(11, RW));
+        memory.write_entry(5, 1, entry(12, RO));
+        memory.write_entry(5, 2, entry(41, RO));
+        assert_eq!(table.pin(&mut memory, 5, 1, 1), Err(FrameError::NotOwned));
+        for mfn in [5, 11, 12] {
+            let info = table.get(mfn).unwrap();
+            assert_eq!((info.kind, info.type_count, info.ref_count), (FrameType::Plain, 0, 0), "frame {mfn}");
+        }
+    }
+
+    #[test]
+    fn pin_twice_and_unpin_unpinned_refused() {
+        let (mut table, mut memory) = setup();
+        assert_eq!(table.pin(&mut memory, 7, 1, 1), Ok(()));
+        assert_eq!(table.pin(&mut memory, 7, 1, 1), Err(FrameError::AlreadyPinned));
+        assert_eq!(table.unpin(&mut memory, 8, 1), Err(FrameError::NotPinned));
+        assert_eq!(table.pin(&mut memory, 8, 5, 1), Err(FrameError::BadLevel));
+    }
+
+    #[test]
+    fn shared_info_writable_never_table() {
+        let (mut table, mut memory) = setup();
+        table.assign(30, 1, FrameType::SharedInfo);
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        assert_eq!(table.update_entry(&mut memory, 4, 6, entry(30, RW), 1, None), Ok(()));
+        assert_eq!(table.pin(&mut memory, 30, 1, 1), Err(FrameError::TypeConflict));
+        assert_eq!(table.get(30).unwrap().kind, FrameType::SharedInfo);
+    }
+
+    #[test]
+    fn check_mappable_rules() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        assert_eq!(table.check_mappable(1, 4, true), Err(FrameError::PageTableWritable));
+        assert!(table.check_mappable(1, 4, false).is_ok());
+        assert_eq!(table.check_mappable(2, 10, false), Err(FrameError::NotOwned));
+        assert_eq!(table.count_owned(2), 10);
+        table.release(45);
+        assert_eq!(table.count_owned(2), 9);
     }
 }

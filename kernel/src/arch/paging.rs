@@ -76,6 +76,7 @@ pub fn init(map_end: u64) -> &'static Tables {
         write_entry(entry_l3, 0, entry_l2 << 12 | PRESENT | WRITABLE);
         write_entry(entry_l2, 0, entry_l1 << 12 | PRESENT | WRITABLE);
         write_entry(hypervisor_l4, layout::ENTRY_L4_SLOT, entry_l3 << 12 | PRESENT | WRITABLE);
+        memory.table.set_hypervisor_l4_entry(layout::ENTRY_L4_SLOT, entry_l3 << 12 | PRESENT | WRITABLE);
         Tables { hypervisor_l4, entry_l3, entry_l1, no_execute }
     });
     let tables = TABLES.call_once(|| tables);

@@ -9,14 +9,14 @@
 
 use super::domain::{Domain, DomainState, NR_VIRQS, Vcpu};
 use crate::arch::entry::TrapFrame;
-use crate::arch::layout::ENTRY_L4_SLOT;
 use crate::arch::memory::{self, frame_pointer, zero_frame};
-use crate::arch::paging::{self, ACCESSED, DIRTY, PRESENT, WRITABLE, write_entry};
+use crate::arch::paging::{ACCESSED, DIRTY, PRESENT, WRITABLE, write_entry};
 use crate::bootinfo::BootInfo;
 use crate::domlayout::{self, DomainLayout};
 use crate::elfload::{self, KernelImage};
 use crate::frames::{FRAME_SIZE, Mfn};
-use crate::frametable::FrameType;
+use crate::frametable::{FrameType, PageType};
+use super::mmu::IdentityTables;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -36,6 +36,8 @@ pub enum BuildError {
     Layout(domlayout::LayoutError),
     OutOfMemory { wanted_mib: u64, free_mib: u64 },
     BadOption(String),
+    /// The builder's own page tables failed validation: a hypervisor bug.
+    Tables(crate::frametable::FrameError),
 }
 
 impl fmt::Display for BuildError {
@@ -56,6 +58,7 @@ impl fmt::Display for BuildError {
                 write!(formatter, "dom0_mem={wanted_mib} MiB but only {free_mib} MiB are free; lower dom0_mem")
             }
             BuildError::BadOption(text) => write!(formatter, "{text}"),
+            BuildError::Tables(error) => write!(formatter, "the bootstrap page tables failed validation ({error:?}): a builder bug"),
         }
     }
 }
@@ -108,7 +111,7 @@ pub fn build_dom0(boot: &BootInfo) -> Result<Domain, BuildError> {
     copy_into(&frames, layout.ramdisk_pfn * FRAME_SIZE, ramdisk);
     let p2m_bytes: Vec<u8> = frames.iter().flat_map(|mfn| mfn.to_le_bytes()).collect();
     copy_into(&frames, layout.p2m_pfn * FRAME_SIZE, &p2m_bytes);
-    let l4 = build_page_tables(&layout, &frames);
+    let l4 = build_page_tables(&layout, &frames, 0)?;
     let shared_info = make_shared_info(0);
 
     let mut start_info = StartInfo::zeroed();
@@ -211,8 +214,8 @@ fn load_kernel(image: &KernelImage, kernel: &[u8], frames: &[Mfn]) {
 }
 
 /// Builds the bootstrap page tables in the layout's page-table pages and
-/// records their types; returns the L4's frame.
-fn build_page_tables(layout: &DomainLayout, frames: &[Mfn]) -> Mfn {
+/// pins them; returns the L4's frame.
+fn build_page_tables(layout: &DomainLayout, frames: &[Mfn], domain: hypercalls::DomId) -> Result<Mfn, BuildError> {
     let counts = layout.page_tables;
     let first = layout.page_table_pfn as usize;
     let l4 = frames[first];
@@ -233,15 +236,15 @@ fn build_page_tables(layout: &DomainLayout, frames: &[Mfn]) -> Mfn {
         let writable = if layout.page_table_level(pfn).is_some() { 0 } else { WRITABLE | DIRTY };
         write_entry(l1, ((address >> 12) & 0x1FF) as usize, frames[pfn as usize] << 12 | PRESENT | ACCESSED | writable);
     }
-    write_entry(l4, ENTRY_L4_SLOT, paging::tables().entry_l3 << 12 | PRESENT | WRITABLE);
 
+    // Pinning validates the whole tree, types every table and installs the
+    // entry area in the L4; the second reference is the one vCPU 0's CR3 holds.
     memory::with(|memory| {
-        for pfn in layout.page_table_pfn..layout.page_table_pfn + counts.total() {
-            let level = layout.page_table_level(pfn).expect("pfn is inside the page-table range");
-            memory.table.assign(frames[pfn as usize], 0, FrameType::PageTable(level));
-        }
-    });
-    l4
+        memory.table.pin(&mut IdentityTables, l4, 4, domain)?;
+        memory.table.get_type(&mut IdentityTables, l4, PageType::Table(4))
+    })
+    .map_err(BuildError::Tables)?;
+    Ok(l4)
 }
 
 /// Takes the `shared_info` frame for `domain`, with every vCPU's events masked.

@@ -14,10 +14,8 @@ use super::guestmem::GuestMemory;
 use super::traps;
 use crate::arch::layout;
 use crate::arch::memory;
-use crate::arch::paging::{ADDRESS_MASK, HUGE, PRESENT, WRITABLE, read_entry, write_entry};
 use crate::arch::power;
 use crate::arch::serial::CONSOLE;
-use crate::frametable::FrameType;
 use hypercalls::number::{callback, consoleio, xenver};
 use hypercalls::sched::{self, SchedShutdown, ShutdownReason};
 use hypercalls::sysctl::{self, DomainInfo, GetDomainInfoList, PhysInfo, ReadConsole, Sysctl};
@@ -60,7 +58,9 @@ pub fn dispatch(hypervisor: &mut Hypervisor, caller: DomId) -> Outcome {
         Ok(Hypercall::XenVersion) => xen_version(domain, memory, args[0], args[1]),
         Ok(Hypercall::SchedOp) => sched_op(domain, memory, args[0], args[1]),
         Ok(Hypercall::SchedOpCompat) => sched_op_compat(domain, args[0], args[1]),
-        Ok(Hypercall::UpdateVaMapping) => update_va_mapping(domain, args[0], args[1], args[2]),
+        Ok(Hypercall::UpdateVaMapping) => super::mmu::update_va_mapping(domain, args[0], args[1]),
+        Ok(Hypercall::MmuUpdate) => super::mmu::mmu_update(hypervisor, caller, memory, args[0], args[1], args[2], args[3]),
+        Ok(Hypercall::MmuextOp) => super::mmu::mmuext_op(hypervisor, caller, memory, args[0], args[1], args[2], args[3]),
         Ok(Hypercall::EventChannelOp) => event_channel_op(domain, memory, args[0], args[1]),
         Ok(Hypercall::Iret) => return iret(domain, memory),
         Ok(Hypercall::Sysctl) => sysctl(hypervisor, caller, memory, args[0]),
@@ -281,49 +281,6 @@ fn shutdown(domain: &mut Domain, reason: ShutdownReason) -> HyperResult {
         }
     }
     domain.state = super::domain::DomainState::Shutdown(reason);
-    Ok(0)
-}
-
-/// Flags allowed in an L1 entry a guest installs: present, writable, user,
-/// write-through, cache-disable, accessed, dirty, global, no-execute.
-const L1_ALLOWED_FLAGS: u64 = PRESENT | WRITABLE | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 63);
-
-/// `update_va_mapping(va, pte, flags)`: validated write of the L1 entry that
-/// maps `va` in the caller's current page tables.
-///
-/// Errors: `EINVAL` for a non-canonical or reserved `va`, a missing
-/// intermediate table, a large page on the way, disallowed PTE bits, a frame
-/// the domain does not own, or a page-table frame mapped writable.
-///
-/// NOTE: mappings are not reference-counted yet, so a frame's type cannot
-/// change while mapped; no hypercall changes frame types at present.
-fn update_va_mapping(domain: &mut Domain, address: u64, pte: u64, _flags: u64) -> HyperResult {
-    if !valid_guest_address(address) {
-        return Err(Errno::EINVAL);
-    }
-    let mut table = (domain.vcpu.cr3 & ADDRESS_MASK) >> 12;
-    for level in (2..=4).rev() {
-        let index = ((address >> (12 + 9 * (level - 1))) & 0x1FF) as usize;
-        let entry = read_entry(table, index);
-        if entry & PRESENT == 0 || entry & HUGE != 0 {
-            return Err(Errno::EINVAL);
-        }
-        table = (entry & ADDRESS_MASK) >> 12;
-    }
-    let l1_info = memory::with(|memory| memory.table.get(table)).ok_or(Errno::EINVAL)?;
-    if l1_info.owner != domain.id || l1_info.kind != FrameType::PageTable(1) {
-        return Err(Errno::EINVAL);
-    }
-    if pte & PRESENT != 0 {
-        if pte & !(ADDRESS_MASK | L1_ALLOWED_FLAGS) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let mfn = (pte & ADDRESS_MASK) >> 12;
-        memory::with(|memory| memory.table.check_mappable(domain.id, mfn, pte & WRITABLE != 0))
-            .map_err(|_| Errno::EINVAL)?;
-    }
-    write_entry(table, ((address >> 12) & 0x1FF) as usize, pte);
-    // The TLB entry for `va` goes away when the guest's CR3 is reloaded on exit.
     Ok(0)
 }
 

@@ -11,6 +11,7 @@ pub mod entry;
 pub mod event;
 pub mod guestmem;
 pub mod hypercall;
+pub mod mmu;
 pub mod sched;
 pub mod traps;
 

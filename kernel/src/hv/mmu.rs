@@ -1,0 +1,219 @@
+//! Page-table hypercalls: `mmu_update`, `mmuext_op` and `update_va_mapping`.
+//!
+//! Guests see their page tables read-only and change them only through
+//! these calls, which apply the frame table's rules
+//! ([`crate::frametable`]): every new entry is validated and its references
+//! taken before the old entry's are dropped. The TLB needs no explicit
+//! flush: every return to a guest reloads CR3, which flushes it.
+//!
+//! NOTE: batches are processed in one go, without preemption, so a guest
+//! with a long batch holds the CPU until it finishes.
+
+use super::Hypervisor;
+use super::domain::Domain;
+use super::guestmem::GuestMemory;
+use crate::arch::layout;
+use crate::arch::memory;
+use crate::arch::paging::{self, ADDRESS_MASK, PRESENT};
+use crate::frames::Mfn;
+use crate::frametable::{FrameError, PageType, TableMemory};
+use hypercalls::{DOMID_SELF, DomId, Errno};
+
+/// `mmu_update` command in the low bits of `ptr`: a checked page-table write.
+const MMU_NORMAL_PT_UPDATE: u64 = 0;
+/// `mmu_update` command: update the machine-to-physical table.
+const MMU_MACHPHYS_UPDATE: u64 = 1;
+/// `mmu_update` command: a page-table write that keeps the accessed and dirty bits.
+const MMU_PT_UPDATE_PRESERVE_AD: u64 = 2;
+
+pub const MMUEXT_PIN_L1_TABLE: u32 = 0;
+pub const MMUEXT_PIN_L4_TABLE: u32 = 3;
+pub const MMUEXT_UNPIN_TABLE: u32 = 4;
+pub const MMUEXT_NEW_BASEPTR: u32 = 5;
+pub const MMUEXT_TLB_FLUSH_LOCAL: u32 = 6;
+pub const MMUEXT_INVLPG_LOCAL: u32 = 7;
+pub const MMUEXT_TLB_FLUSH_MULTI: u32 = 8;
+pub const MMUEXT_INVLPG_MULTI: u32 = 9;
+pub const MMUEXT_TLB_FLUSH_ALL: u32 = 10;
+pub const MMUEXT_INVLPG_ALL: u32 = 11;
+
+/// Page tables reached through the hypervisor's identity map.
+pub struct IdentityTables;
+
+impl TableMemory for IdentityTables {
+    fn read_entry(&self, table: Mfn, index: usize) -> u64 {
+        paging::read_entry(table, index)
+    }
+
+    fn write_entry(&mut self, table: Mfn, index: usize, value: u64) {
+        paging::write_entry(table, index, value)
+    }
+}
+
+/// Every frame-table refusal is `-EINVAL`, as Xen reports them.
+fn to_errno(_error: FrameError) -> Errno {
+    Errno::EINVAL
+}
+
+/// Resolves `foreigndom`: the caller itself, or, for a privileged caller,
+/// another existing domain whose frames it may name.
+fn foreign_domain(hypervisor: &mut Hypervisor, caller: DomId, foreigndom: u64) -> Result<Option<DomId>, Errno> {
+    let requested = u16::try_from(foreigndom).map_err(|_| Errno::EINVAL)?;
+    if requested == DOMID_SELF || requested == caller {
+        return Ok(None);
+    }
+    let privileged = hypervisor.domain(caller).is_some_and(|domain| domain.privileged);
+    if !privileged {
+        return Err(Errno::EPERM);
+    }
+    if hypervisor.domain(requested).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(Some(requested))
+}
+
+/// `mmu_update(reqs, count, done, foreigndom)`: each request is `{ptr, val}`,
+/// `ptr` being the machine address of the entry with the command in bits 0-1.
+/// Stops at the first failure; `*done` (when not NULL) gets the number applied.
+pub fn mmu_update(
+    hypervisor: &mut Hypervisor,
+    caller: DomId,
+    memory_view: GuestMemory,
+    requests: u64,
+    count: u64,
+    done: u64,
+    foreigndom: u64,
+) -> Result<i64, Errno> {
+    let foreign = foreign_domain(hypervisor, caller, foreigndom)?;
+    let count = u32::try_from(count).map_err(|_| Errno::EINVAL)?;
+    let mut applied = 0u32;
+    let mut result = Ok(0);
+    while applied < count {
+        let address = requests.checked_add(applied as u64 * 16).ok_or(Errno::EFAULT)?;
+        let [pointer, value]: [u64; 2] = match memory_view.read(address) {
+            Ok(request) => request,
+            Err(errno) => {
+                result = Err(errno);
+                break;
+            }
+        };
+        let outcome = match pointer & 3 {
+            MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_PRESERVE_AD => {
+                let table = (pointer & ADDRESS_MASK) >> 12;
+                let index = ((pointer & 0xFFF) >> 3) as usize;
+                memory::with(|memory| memory.table.update_entry(&mut IdentityTables, table, index, value, caller, foreign))
+                    .map_err(to_errno)
+            }
+            // The hypervisor keeps no machine-to-physical table yet.
+            MMU_MACHPHYS_UPDATE => Err(Errno::ENOSYS),
+            _ => Err(Errno::EINVAL),
+        };
+        if let Err(errno) = outcome {
+            result = Err(errno);
+            break;
+        }
+        applied += 1;
+    }
+    if done != 0 {
+        memory_view.write(done, &applied)?;
+    }
+    result
+}
+
+/// `mmuext_op(ops, count, done, foreigndom)`: each op is 24 bytes:
+/// `{u32 cmd; u32 pad; u64 arg1; u64 arg2}`.
+pub fn mmuext_op(
+    hypervisor: &mut Hypervisor,
+    caller: DomId,
+    memory_view: GuestMemory,
+    operations: u64,
+    count: u64,
+    done: u64,
+    foreigndom: u64,
+) -> Result<i64, Errno> {
+    let foreign = foreign_domain(hypervisor, caller, foreigndom)?;
+    let count = u32::try_from(count).map_err(|_| Errno::EINVAL)?;
+    let owner = foreign.unwrap_or(caller);
+    let mut applied = 0u32;
+    let mut result = Ok(0);
+    while applied < count {
+        let address = operations.checked_add(applied as u64 * 24).ok_or(Errno::EFAULT)?;
+        let [command, first, _second]: [u64; 3] = match memory_view.read(address) {
+            Ok(operation) => operation,
+            Err(errno) => {
+                result = Err(errno);
+                break;
+            }
+        };
+        let outcome = extended_operation(hypervisor, caller, owner, command as u32, first);
+        if let Err(errno) = outcome {
+            result = Err(errno);
+            break;
+        }
+        applied += 1;
+    }
+    if done != 0 {
+        memory_view.write(done, &applied)?;
+    }
+    result
+}
+
+fn extended_operation(hypervisor: &mut Hypervisor, caller: DomId, owner: DomId, command: u32, argument: u64) -> Result<(), Errno> {
+    match command {
+        MMUEXT_PIN_L1_TABLE..=MMUEXT_PIN_L4_TABLE => {
+            let level = (command - MMUEXT_PIN_L1_TABLE + 1) as u8;
+            memory::with(|memory| memory.table.pin(&mut IdentityTables, argument, level, owner)).map_err(to_errno)
+        }
+        MMUEXT_UNPIN_TABLE => memory::with(|memory| memory.table.unpin(&mut IdentityTables, argument, owner)).map_err(to_errno),
+        MMUEXT_NEW_BASEPTR => {
+            if owner != caller {
+                return Err(Errno::EINVAL);
+            }
+            let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
+            new_baseptr(domain, argument)
+        }
+        MMUEXT_TLB_FLUSH_LOCAL | MMUEXT_TLB_FLUSH_MULTI | MMUEXT_TLB_FLUSH_ALL => Ok(()),
+        MMUEXT_INVLPG_LOCAL | MMUEXT_INVLPG_MULTI | MMUEXT_INVLPG_ALL => {
+            if layout::is_canonical(argument) { Ok(()) } else { Err(Errno::EINVAL) }
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// Switches the vCPU to the L4 in frame `mfn`, which must validate as an L4
+/// of the domain; the old L4 loses the reference the vCPU held.
+fn new_baseptr(domain: &mut Domain, mfn: Mfn) -> Result<(), Errno> {
+    let info = memory::with(|memory| memory.table.get(mfn)).ok_or(Errno::EINVAL)?;
+    if info.owner != domain.id {
+        return Err(Errno::EINVAL);
+    }
+    memory::with(|memory| memory.table.get_type(&mut IdentityTables, mfn, PageType::Table(4))).map_err(to_errno)?;
+    let old = (domain.vcpu.cr3 & ADDRESS_MASK) >> 12;
+    memory::with(|memory| memory.table.put_type(&mut IdentityTables, old));
+    domain.vcpu.cr3 = mfn << 12;
+    Ok(())
+}
+
+/// `update_va_mapping(va, pte, flags)`: replaces the L1 entry that maps `va`
+/// in the caller's current page tables, with the same checks as `mmu_update`.
+///
+/// Errors: `EINVAL` for a non-canonical or reserved `va`, a missing or large
+/// intermediate entry, or a PTE the frame table rejects.
+pub fn update_va_mapping(domain: &mut Domain, address: u64, pte: u64) -> Result<i64, Errno> {
+    if !layout::is_canonical(address) || layout::is_reserved(address) {
+        return Err(Errno::EINVAL);
+    }
+    let mut table = (domain.vcpu.cr3 & ADDRESS_MASK) >> 12;
+    for level in (2..=4).rev() {
+        let index = ((address >> (12 + 9 * (level - 1))) & 0x1FF) as usize;
+        let entry = paging::read_entry(table, index);
+        if entry & PRESENT == 0 || entry & paging::HUGE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        table = (entry & ADDRESS_MASK) >> 12;
+    }
+    let index = ((address >> 12) & 0x1FF) as usize;
+    memory::with(|memory| memory.table.update_entry(&mut IdentityTables, table, index, pte, domain.id, None))
+        .map_err(to_errno)?;
+    Ok(0)
+}
