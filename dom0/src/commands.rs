@@ -44,6 +44,9 @@ pub trait Platform {
     /// hypervisor crash Dom0 and stop the machine. Returns only if the
     /// fault did not happen, with the reason.
     fn selftest_crash(&mut self) -> &'static str;
+    /// Creates, fills and destroys domains through `domctl` and `memory_op`,
+    /// returning each check's name and whether it passed.
+    fn selftest_domain(&mut self) -> Vec<(String, bool)>;
 }
 
 /// A fault caught by the handler during `selftest trap`.
@@ -68,6 +71,7 @@ Commands:
 Diagnostics:
   selftest trap  execute hlt in ring 1 and check that it raises #GP
   selftest crash fault with no handler: the hypervisor stops the machine
+  selftest domain create and destroy domains, checking memory comes back
 ";
 
 /// Runs one command line, writing its output to `platform`.
@@ -263,6 +267,7 @@ fn print_files(arguments: &[String], platform: &mut impl Platform) {
 fn selftest(arguments: &[String], platform: &mut impl Platform) {
     match arguments {
         [test] if test == "trap" => selftest_trap(platform),
+        [test] if test == "domain" => selftest_domain(platform),
         [test] if test == "crash" => {
             write_line(platform, "selftest crash: faulting with no handler; the hypervisor should stop the machine");
             let reason = platform.selftest_crash();
@@ -270,19 +275,32 @@ fn selftest(arguments: &[String], platform: &mut impl Platform) {
         }
         [] => write_line(
             platform,
-            "selftest: missing test name; usage: selftest trap|crash",
+            "selftest: missing test name; usage: selftest trap|crash|domain",
         ),
         [test] => write_line(
             platform,
-            &format!("selftest: unknown test '{test}'; usage: selftest trap|crash"),
+            &format!("selftest: unknown test '{test}'; usage: selftest trap|crash|domain"),
         ),
         [_, extra, ..] => {
             write_line(
                 platform,
-                &format!("selftest: unexpected argument '{extra}'; usage: selftest trap|crash"),
+                &format!("selftest: unexpected argument '{extra}'; usage: selftest trap|crash|domain"),
             );
         }
     }
+}
+
+fn selftest_domain(platform: &mut impl Platform) {
+    let results = platform.selftest_domain();
+    let failed = results.iter().filter(|(_, passed)| !passed).count();
+    for (check, passed) in &results {
+        let verdict = if *passed { "PASS" } else { "FAIL" };
+        write_line(platform, &format!("selftest domain: {check}: {verdict}"));
+    }
+    write_line(
+        platform,
+        &format!("selftest domain: {} passed, {failed} failed", results.len() - failed),
+    );
 }
 
 fn selftest_trap(platform: &mut impl Platform) {
@@ -635,19 +653,32 @@ mod tests {
     }
 
     #[test]
+    fn selftest_domain_prints_each_check() {
+        let mut platform = MockPlatform::new();
+        assert_eq!(
+            run_on(&mut platform, "selftest domain"),
+            [
+                "selftest domain: create: PASS",
+                "selftest domain: destroy returns memory: FAIL",
+                "selftest domain: 1 passed, 1 failed",
+            ]
+        );
+    }
+
+    #[test]
     fn selftest_usage() {
         let mut platform = MockPlatform::new();
         assert_eq!(
             run_on(&mut platform, "selftest"),
-            ["selftest: missing test name; usage: selftest trap|crash"]
+            ["selftest: missing test name; usage: selftest trap|crash|domain"]
         );
         assert_eq!(
             run_on(&mut platform, "selftest page"),
-            ["selftest: unknown test 'page'; usage: selftest trap|crash"]
+            ["selftest: unknown test 'page'; usage: selftest trap|crash|domain"]
         );
         assert_eq!(
             run_on(&mut platform, "selftest trap twice"),
-            ["selftest: unexpected argument 'twice'; usage: selftest trap|crash"]
+            ["selftest: unexpected argument 'twice'; usage: selftest trap|crash|domain"]
         );
         assert_eq!(platform.selftest_calls, 0);
     }

@@ -9,6 +9,8 @@
 
 #[cfg(target_os = "none")]
 mod platform;
+#[cfg(target_os = "none")]
+mod selftest_domain;
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -90,6 +90,10 @@ impl Platform for HypercallPlatform {
         Ok(TrapReport { vector: fault.vector, error_code: fault.error_code, rip: fault.rip })
     }
 
+    fn selftest_domain(&mut self) -> Vec<(String, bool)> {
+        crate::selftest_domain::run()
+    }
+
     fn selftest_crash(&mut self) -> &'static str {
         guest::traps::fault_without_handlers()
     }

@@ -125,6 +125,10 @@ impl Platform for MockPlatform {
         self.trap
     }
 
+    fn selftest_domain(&mut self) -> Vec<(String, bool)> {
+        vec![("create".to_string(), true), ("destroy returns memory".to_string(), false)]
+    }
+
     fn selftest_crash(&mut self) -> &'static str {
         self.crash_calls += 1;
         "the mock does not crash"

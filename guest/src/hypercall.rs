@@ -64,6 +64,14 @@ pub fn sysctl(request: &mut Sysctl) -> Result<i64, Errno> {
     check(raw(Hypercall::Sysctl, [request as *mut Sysctl as u64, 0, 0, 0, 0]))
 }
 
+pub fn domctl(request: &mut hypercalls::domctl::Domctl) -> Result<i64, Errno> {
+    check(raw(Hypercall::Domctl, [request as *mut hypercalls::domctl::Domctl as u64, 0, 0, 0, 0]))
+}
+
+pub fn memory_op(command: u64, argument: *mut u8) -> Result<i64, Errno> {
+    check(raw(Hypercall::MemoryOp, [command, argument as u64, 0, 0, 0]))
+}
+
 pub fn event_channel_op(command: u64, argument: *mut u8) -> Result<i64, Errno> {
     check(raw(Hypercall::EventChannelOp, [command, argument as u64, 0, 0, 0]))
 }

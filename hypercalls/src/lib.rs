@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod console;
+pub mod domctl;
 pub mod elfnote;
 pub mod errno;
 pub mod number;

@@ -7,7 +7,7 @@
 //! base, page tables read-only, the entry area in its reserved slot), set up
 //! `shared_info`, and point vCPU 0 at the entry in ring 1.
 
-use super::domain::{Domain, DomainState, NR_VIRQS, Vcpu};
+use super::domain::Domain;
 use crate::arch::entry::TrapFrame;
 use crate::arch::memory::{self, frame_pointer, zero_frame};
 use crate::arch::paging::{ACCESSED, DIRTY, PRESENT, WRITABLE, write_entry};
@@ -22,7 +22,6 @@ use alloc::vec::Vec;
 use core::fmt;
 use hypercalls::selectors;
 use hypercalls::shared::{self, START_INFO_MAGIC, StartInfo};
-use hypercalls::trap::TrapInfo;
 
 /// Dom0's memory when the command line has no `dom0_mem=`.
 const DEFAULT_DOM0_MIB: u64 = 128;
@@ -112,7 +111,7 @@ pub fn build_dom0(boot: &BootInfo) -> Result<Domain, BuildError> {
     let p2m_bytes: Vec<u8> = frames.iter().flat_map(|mfn| mfn.to_le_bytes()).collect();
     copy_into(&frames, layout.p2m_pfn * FRAME_SIZE, &p2m_bytes);
     let l4 = build_page_tables(&layout, &frames, 0)?;
-    let shared_info = make_shared_info(0);
+    let shared_info = make_shared_info(0).ok_or(BuildError::OutOfMemory { wanted_mib, free_mib })?;
 
     let mut start_info = StartInfo::zeroed();
     start_info.magic[..START_INFO_MAGIC.len()].copy_from_slice(START_INFO_MAGIC);
@@ -141,27 +140,17 @@ pub fn build_dom0(boot: &BootInfo) -> Result<Domain, BuildError> {
         rsi: layout.address_of(layout.start_info_pfn),
         ..TrapFrame::default()
     };
-    Ok(Domain {
-        id: 0,
-        name: "Domain-0".to_string(),
-        privileged: true,
-        memory: frames,
-        shared_info,
-        ramdisk_bytes: ramdisk.len() as u64,
-        state: DomainState::Running,
-        vcpu: Vcpu {
-            frame,
-            cr3: l4 * FRAME_SIZE,
-            trap_table: [TrapInfo::default(); 256],
-            event_callback: 0,
-            failsafe_callback: 0,
-            kernel_sp: 0,
-            blocked: false,
-            cpu_tsc: 0,
-        },
-        ports: Vec::new(),
-        virq_ports: [0; NR_VIRQS],
-    })
+    let mut dom0 = Domain::new_paused(0, shared_info);
+    dom0.name = "Domain-0".to_string();
+    dom0.privileged = true;
+    dom0.max_pages = nr_pages;
+    dom0.memory = frames;
+    dom0.ramdisk_bytes = ramdisk.len() as u64;
+    dom0.paused = false;
+    dom0.vcpu.frame = frame;
+    dom0.vcpu.cr3 = l4 * FRAME_SIZE;
+    dom0.vcpu.initialised = true;
+    Ok(dom0)
 }
 
 /// Takes `count` zeroed frames for `domain`; on shortage returns every frame taken.
@@ -248,9 +237,9 @@ fn build_page_tables(layout: &DomainLayout, frames: &[Mfn], domain: hypercalls::
 }
 
 /// Takes the `shared_info` frame for `domain`, with every vCPU's events masked.
-fn make_shared_info(domain: hypercalls::DomId) -> Mfn {
+pub fn make_shared_info(domain: hypercalls::DomId) -> Option<Mfn> {
     memory::with(|memory| {
-        let mfn = memory.frames.allocate().expect("a frame for shared_info after the domain's memory");
+        let mfn = memory.frames.allocate()?;
         zero_frame(mfn);
         memory.table.assign(mfn, domain, FrameType::SharedInfo);
         let pointer = frame_pointer(mfn) as *mut shared::SharedInfo;
@@ -259,6 +248,6 @@ fn make_shared_info(domain: hypercalls::DomId) -> Mfn {
             // no guest maps it yet.
             unsafe { core::ptr::addr_of_mut!((*pointer).vcpu_info[vcpu].evtchn_upcall_mask).write(1) };
         }
-        mfn
+        Some(mfn)
     })
 }

@@ -39,6 +39,37 @@ pub struct Vcpu {
     pub blocked: bool,
     /// CPU time used, in TSC ticks.
     pub cpu_tsc: u64,
+    /// Set once the vCPU has registers and page tables (`setvcpucontext`).
+    pub initialised: bool,
+    /// System time (ns) at which `VIRQ_TIMER` fires, from `set_timer_op`.
+    pub timer_deadline: Option<u64>,
+}
+
+impl Vcpu {
+    /// Returns a vCPU with no state, waiting for `setvcpucontext`.
+    pub fn empty() -> Self {
+        Vcpu {
+            frame: TrapFrame::default(),
+            cr3: 0,
+            trap_table: [TrapInfo::default(); 256],
+            event_callback: 0,
+            failsafe_callback: 0,
+            kernel_sp: 0,
+            blocked: false,
+            cpu_tsc: 0,
+            initialised: false,
+            timer_deadline: None,
+        }
+    }
+}
+
+/// The last hypercall of a domain that failed: the operation, the argument
+/// at fault and why, kept so the toolstack can explain an errno.
+#[derive(Debug, Clone)]
+pub struct FailureRecord {
+    pub operation: &'static str,
+    pub argument: u64,
+    pub reason: String,
 }
 
 /// State of one event-channel port.
@@ -64,6 +95,12 @@ pub struct Domain {
     pub ports: Vec<PortState>,
     /// Port bound to each VIRQ, 0 when unbound.
     pub virq_ports: [u32; NR_VIRQS],
+    /// Paused by the toolstack (`domctl` pause); new domains start paused.
+    pub paused: bool,
+    /// Most pages the domain may hold (`domctl` max_mem).
+    pub max_pages: u64,
+    /// The last failed hypercall made on this domain's behalf.
+    pub last_failure: Option<FailureRecord>,
 }
 
 impl Domain {
@@ -117,7 +154,33 @@ impl Domain {
         }
     }
 
+    /// Creates an unprivileged domain with no memory, paused, whose vCPU
+    /// waits for `setvcpucontext`.
+    pub fn new_paused(id: DomId, shared_info: Mfn) -> Self {
+        Domain {
+            id,
+            name: String::new(),
+            privileged: false,
+            memory: Vec::new(),
+            shared_info,
+            ramdisk_bytes: 0,
+            state: DomainState::Running,
+            vcpu: Vcpu::empty(),
+            ports: Vec::new(),
+            virq_ports: [0; NR_VIRQS],
+            paused: true,
+            max_pages: 0,
+            last_failure: None,
+        }
+    }
+
     pub fn is_runnable(&self) -> bool {
-        self.state == DomainState::Running && !self.vcpu.blocked
+        self.state == DomainState::Running && !self.paused && self.vcpu.initialised && !self.vcpu.blocked
+    }
+
+    /// Records a failed operation for the toolstack to report.
+    pub fn record_failure(&mut self, operation: &'static str, argument: u64, reason: String) {
+        log::info!("d{}: {operation} failed on {argument:#x}: {reason}", self.id);
+        self.last_failure = Some(FailureRecord { operation, argument, reason });
     }
 }

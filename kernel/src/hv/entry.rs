@@ -22,11 +22,15 @@ pub extern "C" fn guest_entry(frame: *const TrapFrame) -> ! {
         let hypervisor = guard.as_mut().expect("guests run only after the hypervisor state exists");
         let current = hypervisor.current;
         let entered_at = hypervisor.entered_at;
-        if let Some(domain) = hypervisor.domain(current) {
-            domain.vcpu.frame = frame;
-            domain.vcpu.cpu_tsc += now.saturating_sub(entered_at);
-        }
+        let Some(domain) = hypervisor.domain(current) else {
+            drop(guard);
+            sched::run_next()
+        };
+        domain.vcpu.frame = frame;
+        domain.vcpu.cpu_tsc += now.saturating_sub(entered_at);
+        let before = domain.state;
         handle(hypervisor, current, &frame);
+        super::domctl::notify_state_change(hypervisor, current, before);
     }
     sched::run_next()
 }
@@ -57,7 +61,10 @@ fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, frame:
 /// Handles a device interrupt: the timer tick or serial input.
 pub fn handle_irq(hypervisor: &mut super::Hypervisor, trap: u8) {
     match trap - IRQ_BASE {
-        IRQ_TIMER => time::on_tick(),
+        IRQ_TIMER => {
+            time::on_tick();
+            fire_timers(hypervisor);
+        }
         IRQ_COM1 => {
             let arrived = CONSOLE.lock().poll_input();
             if arrived > 0
@@ -69,6 +76,17 @@ pub fn handle_irq(hypervisor: &mut super::Hypervisor, trap: u8) {
         _ => {}
     }
     time::end_of_interrupt(trap);
+}
+
+/// Raises `VIRQ_TIMER` for every vCPU whose `set_timer_op` deadline passed.
+fn fire_timers(hypervisor: &mut super::Hypervisor) {
+    let now = time::uptime_ns();
+    for domain in hypervisor.domains.values_mut() {
+        if domain.vcpu.timer_deadline.is_some_and(|deadline| deadline <= now) {
+            domain.vcpu.timer_deadline = None;
+            event::send_virq(domain, event::VIRQ_TIMER);
+        }
+    }
 }
 
 /// Entered by the trampoline for events that interrupted the hypervisor

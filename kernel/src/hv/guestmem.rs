@@ -34,6 +34,9 @@ unsafe impl GuestPod for hypercalls::sched::SchedShutdown {}
 unsafe impl GuestPod for hypercalls::sysctl::Sysctl {}
 unsafe impl GuestPod for hypercalls::sysctl::DomainInfo {}
 unsafe impl GuestPod for hypercalls::shared::StartInfo {}
+unsafe impl GuestPod for hypercalls::domctl::Domctl {}
+unsafe impl GuestPod for hypercalls::domctl::VcpuContext {}
+unsafe impl GuestPod for hypercalls::domctl::MemoryReservation {}
 unsafe impl<const N: usize> GuestPod for [u8; N] {}
 unsafe impl<const N: usize> GuestPod for [u64; N] {}
 unsafe impl<const N: usize> GuestPod for [u32; N] {}

@@ -64,6 +64,9 @@ pub fn dispatch(hypervisor: &mut Hypervisor, caller: DomId) -> Outcome {
         Ok(Hypercall::EventChannelOp) => event_channel_op(domain, memory, args[0], args[1]),
         Ok(Hypercall::Iret) => return iret(domain, memory),
         Ok(Hypercall::Sysctl) => sysctl(hypervisor, caller, memory, args[0]),
+        Ok(Hypercall::Domctl) => super::domctl::domctl(hypervisor, caller, memory, args[0]),
+        Ok(Hypercall::MemoryOp) => super::domctl::memory_op(hypervisor, caller, memory, args[0], args[1]),
+        Ok(Hypercall::SetTimerOp) => set_timer_op(domain, args[0]),
         Ok(other) => {
             log::debug!("d{caller}: hypercall {other:?} ({}) is not implemented: ENOSYS", frame.rax);
             Err(Errno::ENOSYS)
@@ -232,6 +235,24 @@ fn sched_op(domain: &mut Domain, memory: GuestMemory, command: u64, argument: u6
         }
         _ => Err(Errno::ENOSYS),
     }
+}
+
+/// Longest delay `set_timer_op` takes literally; Xen treats later or negative
+/// deadlines as a guest bug and fires after 100 ms instead.
+const TIMER_CLAMP_NS: u64 = 1 << 50;
+const TIMER_FALLBACK_NS: u64 = 100_000_000;
+
+/// `set_timer_op(deadline)`: one-shot `VIRQ_TIMER` at an absolute system
+/// time in nanoseconds; 0 cancels. A deadline already past fires at once.
+fn set_timer_op(domain: &mut Domain, deadline: u64) -> HyperResult {
+    if deadline == 0 {
+        domain.vcpu.timer_deadline = None;
+        return Ok(0);
+    }
+    let now = crate::arch::time::uptime_ns();
+    let sane = (deadline as i64) > 0 && deadline.saturating_sub(now) < TIMER_CLAMP_NS;
+    domain.vcpu.timer_deadline = Some(if sane { deadline } else { now + TIMER_FALLBACK_NS });
+    Ok(0)
 }
 
 /// Legacy `sched_op_compat(cmd, arg)`: the reason is the argument itself.
@@ -416,7 +437,8 @@ fn sysctl(hypervisor: &mut Hypervisor, caller: DomId, memory: GuestMemory, argum
 /// Fills Xen's `getdomaininfo` record for a domain.
 pub fn domain_info(domain: &Domain) -> DomainInfo {
     use super::domain::DomainState;
-    let flags = match domain.state {
+    let paused = if domain.paused { sysctl::DOMINF_PAUSED } else { 0 };
+    let flags = paused | match domain.state {
         DomainState::Running if domain.vcpu.blocked => sysctl::DOMINF_BLOCKED,
         DomainState::Running => sysctl::DOMINF_RUNNING,
         DomainState::Shutdown(reason) => sysctl::DOMINF_SHUTDOWN | (reason as u32) << sysctl::DOMINF_SHUTDOWN_SHIFT,
@@ -427,7 +449,7 @@ pub fn domain_info(domain: &Domain) -> DomainInfo {
         domain: domain.id,
         flags,
         tot_pages: domain.memory.len() as u64,
-        max_pages: domain.memory.len() as u64,
+        max_pages: domain.max_pages,
         shared_info_frame: domain.shared_info,
         cpu_time: (domain.vcpu.cpu_tsc as u128 * 1_000_000 / khz as u128) as u64,
         nr_online_vcpus: 1,

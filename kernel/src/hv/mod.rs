@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod domain;
+pub mod domctl;
 pub mod entry;
 pub mod event;
 pub mod guestmem;

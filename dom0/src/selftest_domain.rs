@@ -1,0 +1,119 @@
+//! `selftest domain`: exercises the hypervisor's domain lifecycle from Dom0.
+//!
+//! Creates a domain, gives it memory through `memory_op`, checks that free
+//! memory drops by exactly that amount, destroys it and checks that every
+//! frame came back, twenty times over; then checks the errors the
+//! hypervisor returns for misuse.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use guest::hypercall;
+use hypercalls::domctl::{self, CreateDomain, Domctl, MaxMem, MemoryReservation};
+use hypercalls::sysctl::{self, PhysInfo, Sysctl};
+use hypercalls::Errno;
+
+/// Pages given to each test domain: 4 MiB.
+const TEST_PAGES: u64 = 1024;
+/// Create and destroy cycles run to catch leaks.
+const CYCLES: usize = 20;
+
+fn free_pages() -> Result<u64, Errno> {
+    let mut request = Sysctl::new(sysctl::PHYSINFO, PhysInfo::default());
+    hypercall::sysctl(&mut request)?;
+    Ok(request.payload::<PhysInfo>().free_pages)
+}
+
+fn call(command: u32, domain: u16, payload: impl Copy) -> Result<Domctl, Errno> {
+    let mut request = Domctl::new(command, domain, payload);
+    hypercall::domctl(&mut request)?;
+    Ok(request)
+}
+
+fn create() -> Result<u16, Errno> {
+    let config = CreateDomain { max_vcpus: 1, ..Default::default() };
+    call(domctl::CREATEDOMAIN, 0, config).map(|reply| reply.domain)
+}
+
+/// Populates `count` pages of `domain`; returns how many the hypervisor gave.
+fn populate(domain: u16, count: u64) -> Result<i64, Errno> {
+    let mut frames = vec![0u64; count as usize];
+    for (index, frame) in frames.iter_mut().enumerate() {
+        *frame = index as u64;
+    }
+    let mut request = MemoryReservation {
+        extent_start: frames.as_mut_ptr() as u64,
+        nr_extents: count,
+        domid: domain,
+        ..Default::default()
+    };
+    hypercall::memory_op(domctl::XENMEM_POPULATE_PHYSMAP, (&raw mut request).cast())
+}
+
+/// One create-populate-destroy cycle; returns a failure description.
+fn cycle() -> Result<(), String> {
+    let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+    let domain = create().map_err(|errno| format!("createdomain: {errno}"))?;
+    call(domctl::MAX_MEM, domain, MaxMem { max_memkb: TEST_PAGES * 4 }).map_err(|errno| format!("max_mem: {errno}"))?;
+    let given = populate(domain, TEST_PAGES).map_err(|errno| format!("populate_physmap: {errno}"))?;
+    if given != TEST_PAGES as i64 {
+        return Err(format!("populate_physmap gave {given} of {TEST_PAGES} pages"));
+    }
+    let during = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+    // The domain's pages plus its shared_info frame.
+    if before - during != TEST_PAGES + 1 {
+        return Err(format!("free pages dropped by {} instead of {}", before - during, TEST_PAGES + 1));
+    }
+    call(domctl::DESTROYDOMAIN, domain, ()).map_err(|errno| format!("destroydomain: {errno}"))?;
+    let after = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+    if after != before {
+        return Err(format!("free pages {after} after destroy, {before} before"));
+    }
+    Ok(())
+}
+
+fn expect_errno(name: &str, result: Result<impl Sized, Errno>, expected: Errno) -> (String, bool) {
+    match result {
+        Err(errno) if errno == expected => (format!("{name} gives {expected}"), true),
+        Err(errno) => (format!("{name} gives {errno}, expected {expected}"), false),
+        Ok(_) => (format!("{name} succeeded, expected {expected}"), false),
+    }
+}
+
+pub fn run() -> Vec<(String, bool)> {
+    let mut results = Vec::new();
+    let mut failure = None;
+    for round in 0..CYCLES {
+        if let Err(problem) = cycle() {
+            failure = Some(format!("cycle {round}: {problem}"));
+            break;
+        }
+    }
+    match failure {
+        None => results.push((format!("{CYCLES} create/populate/destroy cycles leak no frame"), true)),
+        Some(problem) => results.push((problem, false)),
+    }
+
+    results.push(expect_errno("destroy of Dom0", call(domctl::DESTROYDOMAIN, 0, ()), Errno::EINVAL));
+    results.push(expect_errno("destroy of a missing domain", call(domctl::DESTROYDOMAIN, 4000, ()), Errno::ESRCH));
+    let mut stale = Domctl::new(domctl::GETDOMAININFO, 0, ());
+    stale.interface_version = domctl::INTERFACE_VERSION - 1;
+    results.push(expect_errno("an old interface version", hypercall::domctl(&mut stale), Errno::EACCES));
+
+    match create() {
+        Ok(domain) => {
+            results.push(expect_errno("unpause before setvcpucontext", call(domctl::UNPAUSEDOMAIN, domain, ()), Errno::EINVAL));
+            let limited = call(domctl::MAX_MEM, domain, MaxMem { max_memkb: 64 }).and_then(|_| populate(domain, 32));
+            let check = match limited {
+                Ok(16) => ("populate stops at max_mem (16 of 32 pages)".to_string(), true),
+                other => (format!("populate past max_mem returned {other:?}, expected 16 pages"), false),
+            };
+            results.push(check);
+            let destroyed = call(domctl::DESTROYDOMAIN, domain, ());
+            results.push(("destroy of a populated paused domain".to_string(), destroyed.is_ok()));
+        }
+        Err(errno) => results.push((format!("createdomain: {errno}"), false)),
+    }
+    results
+}

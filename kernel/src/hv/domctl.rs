@@ -1,0 +1,292 @@
+//! Domain lifecycle for the toolstack: `domctl` and `memory_op`.
+//!
+//! Xen's split applies: the hypervisor creates an empty, paused domain,
+//! gives it frames on request, and runs it once the toolstack in Dom0 has
+//! loaded its kernel, built and pinned its page tables through checked
+//! foreign `mmu_update`/`mmuext_op` calls, and set its vCPU context. Only
+//! the control domain may call `domctl` or name another domain in
+//! `memory_op`; everyone else gets `-EPERM`.
+//!
+//! Destroying a domain drops the references its pinned tables and its vCPU
+//! hold, then returns every frame nobody else references to the allocator.
+
+use super::Hypervisor;
+use super::build::make_shared_info;
+use super::domain::{Domain, DomainState};
+use super::event;
+use super::guestmem::GuestMemory;
+use super::hypercall::domain_info;
+use super::mmu::IdentityTables;
+use crate::arch::layout;
+use crate::arch::memory::{self, frame_pointer, zero_frame};
+use crate::arch::paging::ADDRESS_MASK;
+use crate::frames::{FRAME_SIZE, Mfn};
+use crate::frametable::{FrameType, PageType};
+use alloc::format;
+use hypercalls::domctl::{self, CreateDomain, Domctl, HypercallInit, MaxMem, MemoryReservation, VcpuContext, VcpuContextRequest};
+use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId, Errno, selectors};
+use log::{info, warn};
+
+/// `domctl(xen_domctl *)`.
+pub fn domctl(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestMemory, argument: u64) -> Result<i64, Errno> {
+    if !hypervisor.domain(caller).is_some_and(|domain| domain.privileged) {
+        return Err(Errno::EPERM);
+    }
+    let mut request: Domctl = memory_view.read(argument)?;
+    if request.interface_version != domctl::INTERFACE_VERSION {
+        return Err(Errno::EACCES);
+    }
+    let target = request.domain;
+    match request.cmd {
+        domctl::CREATEDOMAIN => {
+            let id = create(hypervisor, target, request.payload())?;
+            request.domain = id;
+        }
+        domctl::DESTROYDOMAIN => destroy(hypervisor, target)?,
+        domctl::PAUSEDOMAIN => set_paused(hypervisor, target, true)?,
+        domctl::UNPAUSEDOMAIN => set_paused(hypervisor, target, false)?,
+        domctl::GETDOMAININFO => {
+            let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+            let info = domain_info(domain);
+            request.set_payload(info);
+        }
+        domctl::MAX_MEM => {
+            let limit: MaxMem = request.payload();
+            let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+            domain.max_pages = limit.max_memkb / 4;
+        }
+        domctl::SETVCPUCONTEXT => {
+            let query: VcpuContextRequest = request.payload();
+            let context: VcpuContext = memory_view.read(query.context)?;
+            let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+            set_vcpu_context(domain, query.vcpu, &context)?;
+        }
+        domctl::HYPERCALL_INIT => {
+            let query: HypercallInit = request.payload();
+            let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+            hypercall_init(domain, query.gmfn)?;
+        }
+        other => {
+            warn!("d{caller}: domctl command {other} is not implemented: ENOSYS");
+            return Err(Errno::ENOSYS);
+        }
+    }
+    memory_view.write(argument, &request)?;
+    Ok(0)
+}
+
+/// Creates an empty paused domain; `requested` 0 or a reserved id picks the lowest free id.
+fn create(hypervisor: &mut Hypervisor, requested: DomId, config: CreateDomain) -> Result<DomId, Errno> {
+    if config.max_vcpus > 1 || config.flags & 1 != 0 {
+        // One vCPU per domain, and PV only (CDF_hvm is bit 0).
+        return Err(Errno::EINVAL);
+    }
+    let id = if requested == 0 || requested >= DOMID_FIRST_RESERVED {
+        (1..DOMID_FIRST_RESERVED).find(|id| !hypervisor.domains.contains_key(id)).ok_or(Errno::ENOSPC)?
+    } else if hypervisor.domains.contains_key(&requested) {
+        return Err(Errno::EEXIST);
+    } else {
+        requested
+    };
+    let shared_info = make_shared_info(id).ok_or(Errno::ENOMEM)?;
+    hypervisor.domains.insert(id, Domain::new_paused(id, shared_info));
+    info!("d{id}: created (paused, no memory)");
+    Ok(id)
+}
+
+fn set_paused(hypervisor: &mut Hypervisor, target: DomId, paused: bool) -> Result<(), Errno> {
+    if target == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+    if !paused && !domain.vcpu.initialised {
+        domain.record_failure("unpause", 0, "the vCPU has no context yet; call setvcpucontext first".into());
+        return Err(Errno::EINVAL);
+    }
+    domain.paused = paused;
+    Ok(())
+}
+
+/// Destroys a domain and returns its frames; Dom0 hears of it through `VIRQ_DOM_EXC`.
+pub fn destroy(hypervisor: &mut Hypervisor, target: DomId) -> Result<(), Errno> {
+    if target == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let domain = hypervisor.domains.remove(&target).ok_or(Errno::ESRCH)?;
+    let (freed, kept) = release_memory(&domain);
+    if kept > 0 {
+        // NOTE: frames another domain still maps stay allocated until the
+        // hypervisor reboots; nothing yet reclaims them when the mapping goes.
+        warn!("d{target}: {kept} frames are still mapped by other domains and stay allocated");
+    }
+    info!("d{target}: destroyed, {freed} frames returned");
+    if let Some(dom0) = hypervisor.domain(0) {
+        event::send_virq(dom0, event::VIRQ_DOM_EXC);
+    }
+    Ok(())
+}
+
+/// Drops the vCPU's and the pins' type references, then frees every frame
+/// with no reference left. Returns (frames freed, frames still referenced).
+fn release_memory(domain: &Domain) -> (u64, u64) {
+    memory::with(|memory| {
+        let tables = &mut IdentityTables;
+        if domain.vcpu.cr3 != 0 {
+            memory.table.put_type(tables, (domain.vcpu.cr3 & ADDRESS_MASK) >> 12);
+        }
+        for &mfn in &domain.memory {
+            if memory.table.get(mfn).is_some_and(|info| info.pinned && info.owner == domain.id) {
+                let _ = memory.table.unpin(tables, mfn, domain.id);
+            }
+        }
+        let mut freed = 0;
+        let mut kept = 0;
+        for &mfn in domain.memory.iter().chain(core::iter::once(&domain.shared_info)) {
+            let info = memory.table.get(mfn).unwrap_or_default();
+            let referenced = info.ref_count > 0 || (info.type_count > 0 && info.kind != FrameType::SharedInfo);
+            if referenced {
+                kept += 1;
+                continue;
+            }
+            memory.table.release(mfn);
+            memory.frames.free(mfn);
+            freed += 1;
+        }
+        (freed, kept)
+    })
+}
+
+fn valid_guest_address(address: u64) -> bool {
+    layout::is_canonical(address) && !layout::is_reserved(address)
+}
+
+/// Gives vCPU 0 its first registers and page tables. The L4 must be one of
+/// the domain's frames, validated and pinned by the builder.
+fn set_vcpu_context(domain: &mut Domain, vcpu: u32, context: &VcpuContext) -> Result<(), Errno> {
+    if vcpu != 0 {
+        return Err(Errno::EINVAL);
+    }
+    for (name, address) in [("rip", context.rip), ("rsp", context.rsp), ("event callback", context.event_callback)] {
+        if (address != 0 || name == "rip") && !valid_guest_address(address) {
+            domain.record_failure("setvcpucontext", address, format!("{name} is not a usable guest address"));
+            return Err(Errno::EINVAL);
+        }
+    }
+    let l4 = context.cr3 >> 12;
+    let info = memory::with(|memory| memory.table.get(l4)).ok_or(Errno::EINVAL)?;
+    if info.owner != domain.id || info.kind != FrameType::PageTable(4) || !info.pinned {
+        domain.record_failure("setvcpucontext", context.cr3, "cr3 is not a pinned L4 of the domain".into());
+        return Err(Errno::EINVAL);
+    }
+    memory::with(|memory| memory.table.get_type(&mut IdentityTables, l4, PageType::Table(4))).map_err(|_| Errno::EINVAL)?;
+    if domain.vcpu.cr3 != 0 {
+        let old = (domain.vcpu.cr3 & ADDRESS_MASK) >> 12;
+        memory::with(|memory| memory.table.put_type(&mut IdentityTables, old));
+    }
+    let vcpu = &mut domain.vcpu;
+    vcpu.frame = Default::default();
+    vcpu.frame.rip = context.rip;
+    vcpu.frame.rsp = context.rsp;
+    vcpu.frame.rsi = context.rsi;
+    vcpu.frame.cs = selectors::GUEST_KERNEL_CS as u64;
+    vcpu.frame.ss = selectors::GUEST_KERNEL_SS as u64;
+    vcpu.frame.rflags = 0x202;
+    vcpu.cr3 = l4 * FRAME_SIZE;
+    vcpu.event_callback = context.event_callback;
+    vcpu.failsafe_callback = context.failsafe_callback;
+    vcpu.kernel_sp = context.kernel_sp;
+    vcpu.initialised = true;
+    Ok(())
+}
+
+/// Writes the hypercall stubs into frame `mfn` of the domain.
+fn hypercall_init(domain: &mut Domain, mfn: Mfn) -> Result<(), Errno> {
+    let allowed = memory::with(|memory| memory.table.check_mappable(domain.id, mfn, true)).is_ok();
+    if !allowed {
+        domain.record_failure("hypercall_init", mfn, "the frame is not a writable frame of the domain".into());
+        return Err(Errno::EINVAL);
+    }
+    let page = hypercalls::page::build();
+    // SAFETY: the frame belongs to the domain and is not a page table, and
+    // the identity map covers it; the domain is paused while it is built.
+    unsafe { core::ptr::copy_nonoverlapping(page.as_ptr(), frame_pointer(mfn), page.len()) };
+    Ok(())
+}
+
+/// `memory_op(cmd, arg)`: reservations and memory queries.
+pub fn memory_op(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestMemory, command: u64, argument: u64) -> Result<i64, Errno> {
+    match command {
+        domctl::XENMEM_POPULATE_PHYSMAP | domctl::XENMEM_INCREASE_RESERVATION => {
+            let request: MemoryReservation = memory_view.read(argument)?;
+            let target = resolve_target(hypervisor, caller, request.domid)?;
+            populate(hypervisor, target, memory_view, &request)
+        }
+        domctl::XENMEM_MAXIMUM_RAM_PAGE => Ok(memory::with(|memory| memory.table.len()).saturating_sub(1) as i64),
+        domctl::XENMEM_CURRENT_RESERVATION | domctl::XENMEM_MAXIMUM_RESERVATION => {
+            let requested: u16 = memory_view.read::<[u8; 2]>(argument).map(u16::from_le_bytes)?;
+            let target = resolve_target(hypervisor, caller, requested)?;
+            let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+            let pages = if command == domctl::XENMEM_CURRENT_RESERVATION { domain.memory.len() as u64 } else { domain.max_pages };
+            Ok(pages as i64)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+fn resolve_target(hypervisor: &mut Hypervisor, caller: DomId, requested: DomId) -> Result<DomId, Errno> {
+    if requested == DOMID_SELF || requested == caller {
+        return Ok(caller);
+    }
+    if !hypervisor.domain(caller).is_some_and(|domain| domain.privileged) {
+        return Err(Errno::EPERM);
+    }
+    if hypervisor.domain(requested).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(requested)
+}
+
+/// Allocates up to `nr_extents` single pages for `target`, writing each
+/// MFN over the caller's array. Returns how many were done; the first
+/// failure (limit, no memory, bad array) stops the batch, as on Xen.
+fn populate(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory, request: &MemoryReservation) -> Result<i64, Errno> {
+    if request.extent_order != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+    let mut done = 0u64;
+    while done < request.nr_extents {
+        if domain.memory.len() as u64 >= domain.max_pages {
+            let reason = format!("the domain already holds its limit of {} pages (max_mem)", domain.max_pages);
+            domain.record_failure("populate_physmap", domain.max_pages, reason);
+            break;
+        }
+        let slot = request.extent_start.checked_add(done * 8).ok_or(Errno::EFAULT)?;
+        let Some(mfn) = memory::with(|memory| memory.frames.allocate()) else {
+            let free_mib = memory::with(|memory| memory.frames.free_frames()) / 256;
+            let wanted_mib = domain.max_pages / 256;
+            domain.record_failure("populate_physmap", wanted_mib, format!("ENOMEM, {free_mib} MiB free"));
+            break;
+        };
+        if memory_view.write(slot, &mfn).is_err() {
+            memory::with(|memory| memory.frames.free(mfn));
+            return if done == 0 { Err(Errno::EFAULT) } else { Ok(done as i64) };
+        }
+        zero_frame(mfn);
+        memory::with(|memory| memory.table.assign(mfn, target, FrameType::Plain));
+        domain.memory.push(mfn);
+        done += 1;
+    }
+    Ok(done as i64)
+}
+
+/// Marks a domain that stopped (shutdown or crash) and tells Dom0.
+pub fn notify_state_change(hypervisor: &mut Hypervisor, id: DomId, before: DomainState) {
+    let Some(domain) = hypervisor.domain(id) else { return };
+    if domain.state == before || id == 0 {
+        return;
+    }
+    if let Some(dom0) = hypervisor.domain(0) {
+        event::send_virq(dom0, event::VIRQ_DOM_EXC);
+    }
+}
