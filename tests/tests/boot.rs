@@ -1,7 +1,8 @@
 //! Boots Hospes in QEMU on each boot path and drives Dom0's console through
 //! one session: boot stages, `xl info`, an unknown command, `selftest trap`,
 //! `xl dmesg` and `poweroff`. One machine per path runs the whole sequence
-//! in order, because each boot costs seconds under TCG.
+//! in order, because each boot costs seconds under TCG. A third machine
+//! checks the exit status after Dom0 crashes.
 
 use boot::{BootPath, Outcome};
 use tests::{BOOT_TIMEOUT, EXIT_TIMEOUT, Error, Machine, PROMPT, lines};
@@ -27,6 +28,25 @@ fn grub_iso_console_session() -> Result<(), Error> {
 #[test]
 fn direct_boot_console_session() -> Result<(), Error> {
     console_session("direct", BootPath::Direct)
+}
+
+/// A Dom0 fault with no handler registered makes the hypervisor stop the
+/// machine with the "Dom0 crashed" debug-exit code. One path suffices
+/// because the boot path does not change the crash handling.
+#[test]
+fn direct_dom0_crash_exit_status() -> Result<(), Error> {
+    let mut machine = Machine::boot("direct-crash", BootPath::Direct)?;
+    machine.expect(PROMPT, BOOT_TIMEOUT)?;
+    machine.send("selftest crash")?;
+    let status = machine.wait_exit(EXIT_TIMEOUT)?;
+    let outcome = Outcome::from_status(status);
+    if outcome != Outcome::Dom0Crashed {
+        return Err(machine.error(&format!(
+            "after selftest crash, QEMU exited with {outcome}; expected {}",
+            Outcome::Dom0Crashed
+        )));
+    }
+    Ok(())
 }
 
 fn console_session(name: &str, boot_path: BootPath) -> Result<(), Error> {
