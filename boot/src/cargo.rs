@@ -125,9 +125,8 @@ impl Workspace {
         })?;
         if !status.success() {
             return Err(Error::new(format!(
-                "`{}` failed ({status}); fix the compile errors above, \
-                 or run `cargo xtask doctor` if the {TARGET} target is missing",
-                crate::qemu::render_command(&command)
+                "cargo build for {TARGET} failed ({status}); fix the compile errors above, \
+                 or run `cargo xtask doctor` if the {TARGET} target is missing"
             )));
         }
         Ok(())

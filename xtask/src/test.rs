@@ -128,7 +128,7 @@ fn run_command(command: &mut Command) -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("cargo failed with {status}; its output above names the failing tests"))
+        Err(format!("cargo failed with {status}; see its output above"))
     }
 }
 
