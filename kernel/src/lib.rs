@@ -1,7 +1,7 @@
 //! The Hospes hypervisor.
 //!
 //! Modules that hold pure logic (boot information, frame allocation, the
-//! frame table, ELF checking, the log ring) build on the host too, so
+//! frame table, the log ring) build on the host too, so
 //! `cargo test -p kernel --lib` exercises them without QEMU. Everything that
 //! touches the CPU lives under [`arch`] and the modules only built for
 //! `x86_64-unknown-none`.
@@ -11,11 +11,9 @@
 extern crate alloc;
 
 pub mod bootinfo;
-pub mod elfload;
 pub mod frames;
 pub mod frametable;
 pub mod logbuf;
-pub mod domlayout;
 
 #[cfg(target_os = "none")]
 pub mod arch;

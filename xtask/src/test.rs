@@ -41,8 +41,8 @@ pub fn run_all(workspace: &Workspace, accel: Option<Accel>) -> Result<ExitCode, 
     let mut reports = Vec::new();
     let cargo_steps: [(&'static str, &[&str]); 4] = [
         (
-            "host unit tests (hypercalls, boot, xtask)",
-            &["test", "-p", "hypercalls", "-p", "boot", "-p", "xtask"],
+            "host unit tests (hypercalls, pvbuild, boot, xtask)",
+            &["test", "-p", "hypercalls", "-p", "pvbuild", "-p", "boot", "-p", "xtask"],
         ),
         ("kernel library tests", &["test", "-p", "kernel", "--lib"]),
         ("dom0 library tests", &["test", "-p", "dom0", "--lib"]),

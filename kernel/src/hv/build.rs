@@ -10,10 +10,10 @@
 use super::domain::Domain;
 use crate::arch::entry::TrapFrame;
 use crate::arch::memory::{self, frame_pointer, zero_frame};
-use crate::arch::paging::{ACCESSED, DIRTY, PRESENT, WRITABLE, write_entry};
+use crate::arch::paging::write_entry;
 use crate::bootinfo::BootInfo;
-use crate::domlayout::{self, DomainLayout};
-use crate::elfload::{self, KernelImage};
+use pvbuild::domlayout::{self, DomainLayout};
+use pvbuild::elfload::{self, KernelImage};
 use crate::frames::{FRAME_SIZE, Mfn};
 use crate::frametable::{FrameType, PageType};
 use super::mmu::IdentityTables;
@@ -205,25 +205,9 @@ fn load_kernel(image: &KernelImage, kernel: &[u8], frames: &[Mfn]) {
 /// Builds the bootstrap page tables in the layout's page-table pages and
 /// pins them; returns the L4's frame.
 fn build_page_tables(layout: &DomainLayout, frames: &[Mfn], domain: hypercalls::DomId) -> Result<Mfn, BuildError> {
-    let counts = layout.page_tables;
-    let first = layout.page_table_pfn as usize;
-    let l4 = frames[first];
-    let l3s = &frames[first + 1..][..counts.l3 as usize];
-    let l2s = &frames[first + 1 + counts.l3 as usize..][..counts.l2 as usize];
-    let l1s = &frames[first + 1 + (counts.l3 + counts.l2) as usize..][..counts.l1 as usize];
-    let table_flags = PRESENT | WRITABLE | ACCESSED;
-    let base = layout.virt_base;
-
-    for pfn in 0..layout.nr_pages {
-        let address = layout.address_of(pfn);
-        let l3 = l3s[((address >> 39) - (base >> 39)) as usize];
-        let l2 = l2s[((address >> 30) - (base >> 30)) as usize];
-        let l1 = l1s[((address >> 21) - (base >> 21)) as usize];
-        write_entry(l4, ((address >> 39) & 0x1FF) as usize, l3 << 12 | table_flags);
-        write_entry(l3, ((address >> 30) & 0x1FF) as usize, l2 << 12 | table_flags);
-        write_entry(l2, ((address >> 21) & 0x1FF) as usize, l1 << 12 | table_flags);
-        let writable = if layout.page_table_level(pfn).is_some() { 0 } else { WRITABLE | DIRTY };
-        write_entry(l1, ((address >> 12) & 0x1FF) as usize, frames[pfn as usize] << 12 | PRESENT | ACCESSED | writable);
+    let l4 = frames[layout.page_table_pfn as usize];
+    for (table, index, entry) in layout.page_table_entries(frames) {
+        write_entry(frames[table as usize], index, entry);
     }
 
     // Pinning validates the whole tree, types every table and installs the

@@ -7,7 +7,7 @@
 //! Xen does, so a guest starts with all its memory reachable; page-table
 //! pages are mapped read-only.
 
-use crate::frames::FRAME_SIZE;
+use crate::PAGE_SIZE as FRAME_SIZE;
 
 /// Where each part of the bootstrap region lives, as page numbers (PFNs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +121,38 @@ impl DomainLayout {
         }
     }
 
+    /// Lists every entry of the bootstrap page tables as (page-table PFN,
+    /// index, entry), given the domain's P2M. Every page is mapped from the
+    /// virtual base; page-table pages are mapped read-only. The L4's
+    /// hypervisor slots are left empty: the hypervisor fills them on pin.
+    pub fn page_table_entries<'a>(&'a self, p2m: &'a [u64]) -> impl Iterator<Item = (u64, usize, u64)> + 'a {
+        const PRESENT: u64 = 1;
+        const WRITABLE: u64 = 2;
+        const ACCESSED: u64 = 0x20;
+        const DIRTY: u64 = 0x40;
+        let counts = self.page_tables;
+        let base = self.virt_base;
+        let l4 = self.page_table_pfn;
+        let l3_first = l4 + 1;
+        let l2_first = l3_first + counts.l3;
+        let l1_first = l2_first + counts.l2;
+        let table = PRESENT | WRITABLE | ACCESSED;
+        (0..self.nr_pages.min(p2m.len() as u64)).flat_map(move |pfn| {
+            let address = self.address_of(pfn);
+            let l3 = l3_first + ((address >> 39) - (base >> 39));
+            let l2 = l2_first + ((address >> 30) - (base >> 30));
+            let l1 = l1_first + ((address >> 21) - (base >> 21));
+            let leaf = if self.page_table_level(pfn).is_some() { PRESENT | ACCESSED } else { PRESENT | WRITABLE | ACCESSED | DIRTY };
+            let index = |shift: u32| ((address >> shift) & 0x1FF) as usize;
+            [
+                (l4, index(39), p2m[l3 as usize] << 12 | table),
+                (l3, index(30), p2m[l2 as usize] << 12 | table),
+                (l2, index(21), p2m[l1 as usize] << 12 | table),
+                (l1, index(12), p2m[pfn as usize] << 12 | leaf),
+            ]
+        })
+    }
+
     /// Pages in the bootstrap region, from page 0 to the stack included.
     pub fn bootstrap_pages(&self) -> u64 {
         self.stack_pfn + 1
@@ -164,6 +196,29 @@ mod tests {
         assert_eq!(layout.page_table_level(first + 6), Some(1));
         assert_eq!(layout.page_table_level(first + 7), None);
         assert_eq!(layout.page_table_level(first - 1), None);
+    }
+
+    #[test]
+    fn page_table_entries_map_every_page() {
+        let layout = plan(0x40_0000, 1024, 4, 0).expect("fits");
+        let p2m: Vec<u64> = (0..1024).map(|pfn| 0x1000 + pfn).collect();
+        let entries: Vec<_> = layout.page_table_entries(&p2m).collect();
+        assert_eq!(entries.len(), 4 * 1024);
+        let l1_first = layout.page_table_pfn + 3;
+        let leaf = |pfn: u64| {
+            let address = layout.address_of(pfn);
+            let table = l1_first + (address >> 21) - (layout.virt_base >> 21);
+            let index = ((address >> 12) & 0x1FF) as usize;
+            entries.iter().find(|&&(pt, slot, _)| pt == table && slot == index)
+        };
+        let (_, _, first) = leaf(0).expect("page 0 mapped");
+        assert_eq!(*first, 0x1000 << 12 | 0x63);
+        let table_page = layout.page_table_pfn + 1;
+        let (_, _, table_entry) = leaf(table_page).expect("table page mapped");
+        assert_eq!(*table_entry & 0x2, 0, "page tables are mapped read-only");
+        let (l4, index, l3_entry) = entries[0];
+        assert_eq!((l4, index), (layout.page_table_pfn, 0));
+        assert_eq!(l3_entry >> 12, 0x1000 + layout.page_table_pfn + 1);
     }
 
     #[test]
