@@ -117,19 +117,17 @@ fn hardware_kvm_module(root: &Path) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::ScratchDir;
     use std::fs;
-    use std::path::PathBuf;
 
-    /// Creates an empty fake file system root with the given directories and files.
-    fn fake_root(name: &str, directories: &[&str], files: &[&str]) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("hospes-accel-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("create fake root");
+    /// Creates a fake file system root with the given directories and empty files.
+    fn fake_root(name: &str, directories: &[&str], files: &[&str]) -> ScratchDir {
+        let root = ScratchDir::new(&format!("accel-{name}"));
         for directory in directories {
-            fs::create_dir_all(root.join(directory)).expect("create fake directory");
+            fs::create_dir_all(root.path().join(directory)).expect("create fake directory");
         }
         for file in files {
-            let path = root.join(file);
+            let path = root.path().join(file);
             fs::create_dir_all(path.parent().expect("file has a parent")).expect("create parent");
             fs::write(path, b"").expect("create fake file");
         }
@@ -139,7 +137,7 @@ mod tests {
     #[test]
     fn detect_picks_kvm_with_intel_module() {
         let root = fake_root("intel", &["sys/module/kvm_intel"], &["dev/kvm"]);
-        let choice = detect(&root);
+        let choice = detect(root.path());
         assert_eq!(choice.accel, Accel::Kvm);
         assert!(choice.reason.contains("kvm_intel"), "{}", choice.reason);
     }
@@ -151,7 +149,7 @@ mod tests {
             &["sys/module/kvm_amd", "sys/module/kvm"],
             &["dev/kvm"],
         );
-        assert_eq!(detect(&root).accel, Accel::Kvm);
+        assert_eq!(detect(root.path()).accel, Accel::Kvm);
     }
 
     #[test]
@@ -161,7 +159,7 @@ mod tests {
             &["sys/module/kvm", "sys/module/kvm_pvm"],
             &["dev/kvm"],
         );
-        let choice = detect(&root);
+        let choice = detect(root.path());
         assert_eq!(choice.accel, Accel::Tcg);
         assert!(
             choice.reason.contains("not hardware KVM"),
@@ -173,7 +171,7 @@ mod tests {
     #[test]
     fn detect_needs_dev_kvm() {
         let root = fake_root("nodev", &["sys/module/kvm_intel"], &[]);
-        let choice = detect(&root);
+        let choice = detect(root.path());
         assert_eq!(choice.accel, Accel::Tcg);
         assert!(
             choice.reason.contains("/dev/kvm is missing"),
@@ -185,18 +183,18 @@ mod tests {
     #[test]
     fn detect_without_kvm_picks_tcg() {
         let root = fake_root("none", &["sys/module"], &[]);
-        assert_eq!(detect(&root).accel, Accel::Tcg);
+        assert_eq!(detect(root.path()).accel, Accel::Tcg);
     }
 
     #[test]
     fn requested_kvm_warns_without_hardware() {
         let root = fake_root("request", &["sys/module/kvm_pvm"], &["dev/kvm"]);
-        let choice = requested(Accel::Kvm, "--accel kvm", &root);
+        let choice = requested(Accel::Kvm, "--accel kvm", root.path());
         assert_eq!(choice.accel, Accel::Kvm);
         assert!(choice.reason.starts_with("requested with --accel kvm"));
         assert!(choice.reason.contains("warning"), "{}", choice.reason);
 
-        let choice = requested(Accel::Tcg, "--accel tcg", &root);
+        let choice = requested(Accel::Tcg, "--accel tcg", root.path());
         assert_eq!(choice.reason, "requested with --accel tcg");
     }
 

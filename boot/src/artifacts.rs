@@ -162,14 +162,13 @@ fn copy(source: &Path, destination: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::ScratchDir;
 
     #[test]
     fn check_names_missing_images() {
-        let dir = std::env::temp_dir().join(format!("hospes-artifacts-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create artifacts directory");
-        fs::write(dir.join(DOM0_FILE), b"dom0").expect("write dom0");
-        let artifacts = Artifacts::in_dir(dir);
+        let scratch = ScratchDir::new("artifacts");
+        fs::write(scratch.path().join(DOM0_FILE), b"dom0").expect("write dom0");
+        let artifacts = Artifacts::in_dir(scratch.path().to_path_buf());
 
         let error = artifacts
             .check(BootPath::Direct)

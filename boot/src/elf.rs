@@ -148,12 +148,15 @@ fn rustc_output(workspace: &Workspace, arguments: &[&str]) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::ScratchDir;
     use std::fs;
 
-    fn scratch_file(name: &str, bytes: &[u8]) -> PathBuf {
-        let path = std::env::temp_dir().join(format!("hospes-elf-{name}-{}", std::process::id()));
+    /// Writes `bytes` to a file in a new scratch directory.
+    fn scratch_file(name: &str, bytes: &[u8]) -> (ScratchDir, PathBuf) {
+        let scratch = ScratchDir::new(&format!("elf-{name}"));
+        let path = scratch.path().join("image");
         fs::write(&path, bytes).expect("write scratch file");
-        path
+        (scratch, path)
     }
 
     fn elf_header(class: u8, machine: u16) -> Vec<u8> {
@@ -167,27 +170,27 @@ mod tests {
 
     #[test]
     fn check_elf64_accepts_x86_64() {
-        let path = scratch_file("good", &elf_header(2, 62));
+        let (_scratch, path) = scratch_file("good", &elf_header(2, 62));
         assert!(check_elf64(&path).is_ok());
     }
 
     #[test]
     fn check_elf64_rejects_elf32() {
-        let path = scratch_file("class32", &elf_header(1, 3));
+        let (_scratch, path) = scratch_file("class32", &elf_header(1, 3));
         let error = check_elf64(&path).expect_err("ELF32 is not accepted");
         assert!(error.message().contains("class 1"), "{error}");
     }
 
     #[test]
     fn check_elf64_rejects_other_machine() {
-        let path = scratch_file("aarch64", &elf_header(2, 183));
+        let (_scratch, path) = scratch_file("aarch64", &elf_header(2, 183));
         let error = check_elf64(&path).expect_err("aarch64 is not accepted");
         assert!(error.message().contains("machine 183"), "{error}");
     }
 
     #[test]
     fn check_elf64_rejects_non_elf() {
-        let path = scratch_file("text", b"#!/bin/sh\necho not an ELF file\n");
+        let (_scratch, path) = scratch_file("text", b"#!/bin/sh\necho not an ELF file\n");
         let error = check_elf64(&path).expect_err("a script is not accepted");
         assert!(error.message().contains("not an ELF file"), "{error}");
     }

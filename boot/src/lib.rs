@@ -21,6 +21,8 @@ pub mod exit;
 pub mod iso;
 pub mod qemu;
 pub mod ramdisk;
+#[cfg(test)]
+mod scratch;
 
 pub use accel::{Accel, AccelChoice};
 pub use artifacts::{Artifacts, build_artifacts};

@@ -252,6 +252,7 @@ fn entry_size(name: &str, length: u64) -> Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::ScratchDir;
     use std::io::Read;
 
     /// An entry read back from an archive.
@@ -280,22 +281,14 @@ mod tests {
         entries
     }
 
-    fn scratch_dir(name: &str) -> PathBuf {
-        let directory =
-            std::env::temp_dir().join(format!("hospes-ramdisk-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&directory);
-        fs::create_dir_all(&directory).expect("create scratch directory");
-        directory
-    }
-
     fn set_mode(path: &Path, mode: u32) {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("set permissions");
     }
 
     #[test]
     fn ramdisk_round_trips_tree() {
-        let scratch = scratch_dir("tree");
-        let rootfs = scratch.join("rootfs");
+        let scratch = ScratchDir::new("ramdisk-tree");
+        let rootfs = scratch.path().join("rootfs");
         fs::create_dir_all(rootfs.join("etc/xen")).expect("create tree");
         fs::write(rootfs.join("etc/motd"), b"welcome to Hospes\n").expect("write motd");
         fs::write(rootfs.join("etc/xen/guest.cfg"), b"memory = 64\n").expect("write cfg");
@@ -333,10 +326,10 @@ mod tests {
 
     #[test]
     fn ramdisk_adds_extra_file_and_parents() {
-        let scratch = scratch_dir("extra");
-        let rootfs = scratch.join("rootfs");
+        let scratch = ScratchDir::new("ramdisk-extra");
+        let rootfs = scratch.path().join("rootfs");
         fs::create_dir_all(rootfs.join("etc")).expect("create tree");
-        let kernel = scratch.join("domu");
+        let kernel = scratch.path().join("domu");
         fs::write(&kernel, b"\x7fELF guest").expect("write kernel");
         set_mode(&kernel, 0o755);
 
@@ -354,10 +347,10 @@ mod tests {
 
     #[test]
     fn ramdisk_without_rootfs_is_empty_archive() {
-        let scratch = scratch_dir("missing");
+        let scratch = ScratchDir::new("ramdisk-missing");
         let mut archive = Vec::new();
-        let count =
-            write_ramdisk(&scratch.join("no-such-dir"), &[], &mut archive).expect("write archive");
+        let count = write_ramdisk(&scratch.path().join("no-such-dir"), &[], &mut archive)
+            .expect("write archive");
         assert_eq!(count, 0);
         assert!(read_archive(&archive).is_empty());
         assert!(archive.starts_with(b"070701"));
@@ -365,11 +358,11 @@ mod tests {
 
     #[test]
     fn ramdisk_rejects_duplicate_extra_file() {
-        let scratch = scratch_dir("duplicate");
-        let rootfs = scratch.join("rootfs");
+        let scratch = ScratchDir::new("ramdisk-duplicate");
+        let rootfs = scratch.path().join("rootfs");
         fs::create_dir_all(rootfs.join("boot")).expect("create tree");
         fs::write(rootfs.join("boot/domu"), b"old").expect("write file");
-        let kernel = scratch.join("domu");
+        let kernel = scratch.path().join("domu");
         fs::write(&kernel, b"new").expect("write kernel");
 
         let extra = [("boot/domu".to_string(), kernel)];
@@ -379,8 +372,8 @@ mod tests {
 
     #[test]
     fn ramdisk_rejects_invalid_extra_names() {
-        let scratch = scratch_dir("names");
-        let kernel = scratch.join("domu");
+        let scratch = ScratchDir::new("ramdisk-names");
+        let kernel = scratch.path().join("domu");
         fs::write(&kernel, b"guest").expect("write kernel");
         for name in [
             "/boot/domu",
@@ -391,7 +384,7 @@ mod tests {
             "boot/",
         ] {
             let extra = [(name.to_string(), kernel.clone())];
-            let result = write_ramdisk(&scratch.join("rootfs"), &extra, Vec::new());
+            let result = write_ramdisk(&scratch.path().join("rootfs"), &extra, Vec::new());
             let error = result.expect_err(name);
             assert!(error.message().contains("invalid ramdisk path"), "{error}");
         }
@@ -399,8 +392,8 @@ mod tests {
 
     #[test]
     fn ramdisk_bytes_do_not_depend_on_mtime() {
-        let scratch = scratch_dir("reproducible");
-        let rootfs = scratch.join("rootfs");
+        let scratch = ScratchDir::new("ramdisk-reproducible");
+        let rootfs = scratch.path().join("rootfs");
         fs::create_dir_all(&rootfs).expect("create tree");
         fs::write(rootfs.join("motd"), b"hello").expect("write file");
         let mut first = Vec::new();
@@ -414,11 +407,11 @@ mod tests {
 
     #[test]
     fn build_ramdisk_reports_size() {
-        let scratch = scratch_dir("summary");
-        let rootfs = scratch.join("rootfs");
+        let scratch = ScratchDir::new("ramdisk-summary");
+        let rootfs = scratch.path().join("rootfs");
         fs::create_dir_all(&rootfs).expect("create tree");
         fs::write(rootfs.join("motd"), b"hello").expect("write file");
-        let output = scratch.join("dom0.cpio");
+        let output = scratch.path().join("dom0.cpio");
         let summary = build_ramdisk(&rootfs, &[], &output).expect("build ramdisk");
         assert_eq!(summary.entries, 1);
         assert_eq!(summary.bytes, fs::metadata(&output).expect("stat").len());

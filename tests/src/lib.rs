@@ -469,12 +469,47 @@ mod tests {
         assert_eq!(lines("a\r\n\r\nb\n  \nc"), ["a", "b", "c"]);
     }
 
+    /// A stand-in machine. Fields drop in declaration order, so the machine
+    /// writes its serial log before `_log_dir` removes the directory.
+    struct ShellMachine {
+        machine: Machine,
+        _log_dir: RemovedOnDrop,
+    }
+
+    /// A directory removed with its contents on drop.
+    struct RemovedOnDrop(PathBuf);
+
+    impl Drop for RemovedOnDrop {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl std::ops::Deref for ShellMachine {
+        type Target = Machine;
+
+        fn deref(&self) -> &Machine {
+            &self.machine
+        }
+    }
+
+    impl std::ops::DerefMut for ShellMachine {
+        fn deref_mut(&mut self) -> &mut Machine {
+            &mut self.machine
+        }
+    }
+
     /// Starts `script` under `sh -c` as a stand-in for QEMU.
-    fn shell_machine(name: &str, script: &str) -> Machine {
+    fn shell_machine(name: &str, script: &str) -> ShellMachine {
         let mut command = Command::new("sh");
         command.args(["-c", script]);
-        let log_dir = std::env::temp_dir().join(format!("hospes-harness-{}", std::process::id()));
-        Machine::start(name, command, log_dir).expect("start sh")
+        let log_dir =
+            std::env::temp_dir().join(format!("hospes-harness-{name}-{}", std::process::id()));
+        let machine = Machine::start(name, command, log_dir.clone()).expect("start sh");
+        ShellMachine {
+            machine,
+            _log_dir: RemovedOnDrop(log_dir),
+        }
     }
 
     #[test]
