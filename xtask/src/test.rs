@@ -42,7 +42,17 @@ pub fn run_all(workspace: &Workspace, accel: Option<Accel>) -> Result<ExitCode, 
     let cargo_steps: [(&'static str, &[&str]); 4] = [
         (
             "host unit tests (hypercalls, pvbuild, boot, xtask)",
-            &["test", "-p", "hypercalls", "-p", "pvbuild", "-p", "boot", "-p", "xtask"],
+            &[
+                "test",
+                "-p",
+                "hypercalls",
+                "-p",
+                "pvbuild",
+                "-p",
+                "boot",
+                "-p",
+                "xtask",
+            ],
         ),
         ("kernel library tests", &["test", "-p", "kernel", "--lib"]),
         ("dom0 library tests", &["test", "-p", "dom0", "--lib"]),
@@ -138,6 +148,11 @@ fn summary(reports: &[StepReport]) -> String {
     let mut passed = 0;
     let mut failed = 0;
     let mut skipped = 0;
+    let width = reports
+        .iter()
+        .map(|report| report.name.len())
+        .max()
+        .unwrap_or(0);
     for report in reports {
         let (state, detail) = match &report.result {
             StepResult::Passed => {
@@ -155,7 +170,7 @@ fn summary(reports: &[StepReport]) -> String {
         };
         let _ = writeln!(
             text,
-            "  {state:<8} {:<42} {:>7.1} s{detail}",
+            "  {state:<8} {:<width$} {:>7.1} s{detail}",
             report.name,
             report.duration.as_secs_f64()
         );
