@@ -78,6 +78,10 @@ pub enum PortState {
     Free,
     /// Bound to a virtual IRQ for a vCPU.
     Virq { virq: u32, vcpu: u32 },
+    /// Allocated, waiting for `remote` to bind to it.
+    Unbound { remote: DomId },
+    /// Connected to `remote_port` of `remote`.
+    Interdomain { remote: DomId, remote_port: u32 },
 }
 
 pub struct Domain {

@@ -112,6 +112,10 @@ pub fn destroy(hypervisor: &mut Hypervisor, target: DomId) -> Result<(), Errno> 
     if target == 0 {
         return Err(Errno::EINVAL);
     }
+    if !hypervisor.domains.contains_key(&target) {
+        return Err(Errno::ESRCH);
+    }
+    event::close_all(hypervisor, target);
     let domain = hypervisor.domains.remove(&target).ok_or(Errno::ESRCH)?;
     let (freed, kept) = release_memory(&domain);
     if kept > 0 {

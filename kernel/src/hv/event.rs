@@ -1,22 +1,33 @@
-//! Event channels, 2-level ABI: the parts Dom0's console needs now.
+//! Event channels, 2-level ABI: VIRQs and interdomain channels.
 //!
-//! A port is bound to a virtual IRQ with `EVTCHNOP_bind_virq`; the
-//! hypervisor raises it by setting the port's pending bit in `shared_info`,
-//! then, if the port is unmasked, the selector bit and `evtchn_upcall_pending`
-//! of the bound vCPU, which wakes a blocked vCPU. The upcall itself is
-//! delivered on the way back into the guest ([`super::traps::deliver_events`]).
-//! Interdomain channels, IPIs and the rest of the interface come later.
+//! A port is bound to a virtual IRQ with `EVTCHNOP_bind_virq`, or connects
+//! two domains: one side allocates an unbound port naming its peer
+//! (`alloc_unbound`), the peer binds to it (`bind_interdomain`), and `send`
+//! on either end raises the other. Raising a port sets its pending bit in
+//! `shared_info` and, if the port is unmasked, the selector bit and
+//! `evtchn_upcall_pending` of vCPU 0, which wakes a blocked vCPU. The upcall
+//! itself is delivered on the way back into the guest
+//! ([`super::traps::deliver_events`]).
+//!
+//! Port states: `Free -> Unbound{remote} -> Interdomain{remote, port}`, and
+//! `Free -> Virq`. Closing one end of an interdomain channel leaves the
+//! other end `Unbound` toward the closer, as on Xen.
 
+use super::Hypervisor;
 use super::domain::{Domain, NR_VIRQS, PortState};
+use hypercalls::DomId;
 use hypercalls::Errno;
 use hypercalls::shared::EVTCHN_2L_PORTS;
 
 /// Ports a domain may have open.
 pub const MAX_PORTS: usize = 1024;
 
+pub const EVTCHNOP_BIND_INTERDOMAIN: u64 = 0;
 pub const EVTCHNOP_BIND_VIRQ: u64 = 1;
 pub const EVTCHNOP_CLOSE: u64 = 3;
 pub const EVTCHNOP_SEND: u64 = 4;
+pub const EVTCHNOP_STATUS: u64 = 5;
+pub const EVTCHNOP_ALLOC_UNBOUND: u64 = 6;
 pub const EVTCHNOP_UNMASK: u64 = 9;
 
 /// VIRQ numbers used by the hypervisor.
@@ -55,15 +66,84 @@ fn allocate_port(domain: &mut Domain) -> Result<u32, Errno> {
     Ok(domain.ports.len() as u32 - 1)
 }
 
-/// Closes `port`; its pending bit stays until the guest clears it, as on Xen.
-pub fn close(domain: &mut Domain, port: u32) -> Result<(), Errno> {
-    let state = domain.ports.get(port as usize).copied().ok_or(Errno::EINVAL)?;
+fn port_state(domain: &Domain, port: u32) -> Result<PortState, Errno> {
+    domain.ports.get(port as usize).copied().filter(|_| port != 0).ok_or(Errno::EINVAL)
+}
+
+/// `alloc_unbound`: a fresh port in `owner` that `remote` may bind to.
+pub fn alloc_unbound(hypervisor: &mut Hypervisor, owner: DomId, remote: DomId) -> Result<u32, Errno> {
+    if !hypervisor.domains.contains_key(&remote) {
+        return Err(Errno::ESRCH);
+    }
+    let domain = hypervisor.domain(owner).ok_or(Errno::ESRCH)?;
+    let port = allocate_port(domain)?;
+    domain.ports[port as usize] = PortState::Unbound { remote };
+    Ok(port)
+}
+
+/// `bind_interdomain`: connects a fresh port of `caller` to `remote_port`
+/// of `remote`, which must be unbound and waiting for `caller`.
+pub fn bind_interdomain(hypervisor: &mut Hypervisor, caller: DomId, remote: DomId, remote_port: u32) -> Result<u32, Errno> {
+    let peer = hypervisor.domain(remote).ok_or(Errno::ESRCH)?;
+    match port_state(peer, remote_port)? {
+        PortState::Unbound { remote: expected } if expected == caller => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
+    let local = allocate_port(domain)?;
+    domain.ports[local as usize] = PortState::Interdomain { remote, remote_port };
+    let peer = hypervisor.domain(remote).ok_or(Errno::ESRCH)?;
+    peer.ports[remote_port as usize] = PortState::Interdomain { remote: caller, remote_port: local };
+    // Raise the new port, as Xen does, so neither side misses an event sent before the bind.
+    let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
+    set_pending(domain, local);
+    Ok(local)
+}
+
+/// `send`: raises the other end of an interdomain channel. Sending on an
+/// unbound port is accepted and dropped; on a VIRQ or free port it is `-EINVAL`.
+pub fn send(hypervisor: &mut Hypervisor, caller: DomId, port: u32) -> Result<(), Errno> {
+    let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
+    match port_state(domain, port)? {
+        PortState::Interdomain { remote, remote_port } => {
+            if let Some(peer) = hypervisor.domain(remote) {
+                set_pending(peer, remote_port);
+            }
+            Ok(())
+        }
+        PortState::Unbound { .. } => Ok(()),
+        PortState::Free | PortState::Virq { .. } => Err(Errno::EINVAL),
+    }
+}
+
+/// Closes `port` of `caller`; an interdomain peer goes back to waiting for
+/// `caller`. The pending bit stays until the guest clears it, as on Xen.
+pub fn close(hypervisor: &mut Hypervisor, caller: DomId, port: u32) -> Result<(), Errno> {
+    let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
+    let state = port_state(domain, port)?;
     match state {
         PortState::Free => return Err(Errno::EINVAL),
         PortState::Virq { virq, .. } => domain.virq_ports[virq as usize] = 0,
+        PortState::Unbound { .. } => {}
+        PortState::Interdomain { .. } => {}
     }
     domain.ports[port as usize] = PortState::Free;
+    if let PortState::Interdomain { remote, remote_port } = state
+        && let Some(peer) = hypervisor.domain(remote)
+        && let Some(slot) = peer.ports.get_mut(remote_port as usize)
+    {
+        *slot = PortState::Unbound { remote: caller };
+        set_pending(peer, remote_port);
+    }
     Ok(())
+}
+
+/// Closes every port of a dying domain, telling each interdomain peer.
+pub fn close_all(hypervisor: &mut Hypervisor, dying: DomId) {
+    let count = hypervisor.domain(dying).map_or(0, |domain| domain.ports.len());
+    for port in 1..count as u32 {
+        let _ = close(hypervisor, dying, port);
+    }
 }
 
 /// Raises `virq` for the domain if it has a port bound to it.

@@ -61,7 +61,7 @@ pub fn dispatch(hypervisor: &mut Hypervisor, caller: DomId) -> Outcome {
         Ok(Hypercall::UpdateVaMapping) => super::mmu::update_va_mapping(domain, args[0], args[1]),
         Ok(Hypercall::MmuUpdate) => super::mmu::mmu_update(hypervisor, caller, memory, args[0], args[1], args[2], args[3]),
         Ok(Hypercall::MmuextOp) => super::mmu::mmuext_op(hypervisor, caller, memory, args[0], args[1], args[2], args[3]),
-        Ok(Hypercall::EventChannelOp) => event_channel_op(domain, memory, args[0], args[1]),
+        Ok(Hypercall::EventChannelOp) => event_channel_op(hypervisor, caller, memory, args[0], args[1]),
         Ok(Hypercall::Iret) => return iret(domain, memory),
         Ok(Hypercall::Sysctl) => sysctl(hypervisor, caller, memory, args[0]),
         Ok(Hypercall::Domctl) => super::domctl::domctl(hypervisor, caller, memory, args[0]),
@@ -305,32 +305,57 @@ fn shutdown(domain: &mut Domain, reason: ShutdownReason) -> HyperResult {
     Ok(0)
 }
 
-/// `event_channel_op(cmd, arg)`: the subset the console needs.
-fn event_channel_op(domain: &mut Domain, memory: GuestMemory, command: u64, argument: u64) -> HyperResult {
+/// `event_channel_op(cmd, arg)`: VIRQs and interdomain channels.
+fn event_channel_op(hypervisor: &mut Hypervisor, caller: DomId, memory: GuestMemory, command: u64, argument: u64) -> HyperResult {
     match command {
         event::EVTCHNOP_BIND_VIRQ => {
             let [virq, vcpu, _]: [u32; 3] = memory.read(argument)?;
             // Check the output slot before binding, so a fault leaves no half-made port.
             memory.write(argument + 8, &0u32)?;
+            let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
             let port = event::bind_virq(domain, virq, vcpu)?;
             memory.write(argument + 8, &port)?;
-            Ok(0)
+        }
+        event::EVTCHNOP_ALLOC_UNBOUND => {
+            let [domains, _]: [u32; 2] = memory.read(argument)?;
+            let owner = resolve_self(caller, domains as u16);
+            let remote = resolve_self(caller, (domains >> 16) as u16);
+            let privileged = hypervisor.domain(caller).is_some_and(|domain| domain.privileged);
+            if owner != caller && !privileged {
+                return Err(Errno::EPERM);
+            }
+            memory.write(argument + 4, &0u32)?;
+            let port = event::alloc_unbound(hypervisor, owner, remote)?;
+            memory.write(argument + 4, &port)?;
+        }
+        event::EVTCHNOP_BIND_INTERDOMAIN => {
+            let [remote, remote_port, _]: [u32; 3] = memory.read(argument)?;
+            let remote = resolve_self(caller, remote as u16);
+            memory.write(argument + 8, &0u32)?;
+            let port = event::bind_interdomain(hypervisor, caller, remote, remote_port)?;
+            memory.write(argument + 8, &port)?;
+        }
+        event::EVTCHNOP_SEND => {
+            let port: u32 = memory.read(argument)?;
+            event::send(hypervisor, caller, port)?;
         }
         event::EVTCHNOP_CLOSE => {
             let port: u32 = memory.read(argument)?;
-            event::close(domain, port).map(|_| 0)
+            event::close(hypervisor, caller, port)?;
         }
         event::EVTCHNOP_UNMASK => {
             let port: u32 = memory.read(argument)?;
-            event::unmask(domain, port).map(|_| 0)
+            let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
+            event::unmask(domain, port)?;
         }
-        event::EVTCHNOP_SEND => {
-            // Only VIRQ ports exist so far, and Xen refuses to send on those.
-            let _port: u32 = memory.read(argument)?;
-            Err(Errno::EINVAL)
-        }
-        _ => Err(Errno::ENOSYS),
+        _ => return Err(Errno::ENOSYS),
     }
+    Ok(0)
+}
+
+/// Replaces `DOMID_SELF` with the caller's id.
+fn resolve_self(caller: DomId, requested: DomId) -> DomId {
+    if requested == hypercalls::DOMID_SELF { caller } else { requested }
 }
 
 /// `iret`: returns from a guest handler to the context in the
