@@ -20,6 +20,8 @@ pub struct DomainLayout {
     pub p2m_pfn: u64,
     pub p2m_pages: u64,
     pub start_info_pfn: u64,
+    /// The console ring page of a DomU, right after `start_info` as on Xen.
+    pub console_pfn: Option<u64>,
     /// First page-table page; the L4 comes first, then L3s, L2s and L1s.
     pub page_table_pfn: u64,
     pub page_tables: PageTableCount,
@@ -61,8 +63,15 @@ pub fn page_table_count(virt_base: u64, pages: u64) -> Option<PageTableCount> {
 }
 
 /// Lays out a domain of `nr_pages` pages whose kernel occupies
-/// `kernel_pages` from `virt_base` and whose ramdisk is `ramdisk_bytes` long.
-pub fn plan(virt_base: u64, nr_pages: u64, kernel_pages: u64, ramdisk_bytes: u64) -> Result<DomainLayout, LayoutError> {
+/// `kernel_pages` from `virt_base` and whose ramdisk is `ramdisk_bytes` long,
+/// with a console ring page when `console_page` is set (DomUs).
+pub fn plan(
+    virt_base: u64,
+    nr_pages: u64,
+    kernel_pages: u64,
+    ramdisk_bytes: u64,
+    console_page: bool,
+) -> Result<DomainLayout, LayoutError> {
     if virt_base % FRAME_SIZE != 0 {
         return Err(LayoutError::AddressOverflow);
     }
@@ -77,7 +86,8 @@ pub fn plan(virt_base: u64, nr_pages: u64, kernel_pages: u64, ramdisk_bytes: u64
     let ramdisk_pfn = kernel_pages;
     let p2m_pfn = ramdisk_pfn + ramdisk_pages;
     let start_info_pfn = p2m_pfn + p2m_pages;
-    let page_table_pfn = start_info_pfn + 1;
+    let console_pfn = console_page.then_some(start_info_pfn + 1);
+    let page_table_pfn = start_info_pfn + 1 + u64::from(console_page);
     let stack_pfn = page_table_pfn + page_tables.total();
     let needed = stack_pfn + 1;
     if needed > nr_pages {
@@ -92,6 +102,7 @@ pub fn plan(virt_base: u64, nr_pages: u64, kernel_pages: u64, ramdisk_bytes: u64
         p2m_pfn,
         p2m_pages,
         start_info_pfn,
+        console_pfn,
         page_table_pfn,
         page_tables,
         stack_pfn,
@@ -173,7 +184,7 @@ mod tests {
 
     #[test]
     fn plan_orders_regions_like_xen() {
-        let layout = plan(0x40_0000, 16384, 100, 5000).expect("fits");
+        let layout = plan(0x40_0000, 16384, 100, 5000, false).expect("fits");
         assert_eq!(layout.ramdisk_pfn, 100);
         assert_eq!(layout.ramdisk_pages, 2);
         assert_eq!(layout.p2m_pfn, 102);
@@ -186,8 +197,18 @@ mod tests {
     }
 
     #[test]
+    fn plan_puts_console_after_start_info() {
+        let layout = plan(0x40_0000, 4096, 20, 0, true).expect("fits");
+        assert_eq!(layout.console_pfn, Some(layout.start_info_pfn + 1));
+        assert_eq!(layout.page_table_pfn, layout.start_info_pfn + 2);
+        let plain = plan(0x40_0000, 4096, 20, 0, false).expect("fits");
+        assert_eq!(plain.console_pfn, None);
+        assert_eq!(plain.page_table_pfn, plain.start_info_pfn + 1);
+    }
+
+    #[test]
     fn plan_names_page_table_levels() {
-        let layout = plan(0x40_0000, 2048, 10, 0).expect("fits");
+        let layout = plan(0x40_0000, 2048, 10, 0, false).expect("fits");
         let first = layout.page_table_pfn;
         assert_eq!(layout.page_table_level(first), Some(4));
         assert_eq!(layout.page_table_level(first + 1), Some(3));
@@ -200,7 +221,7 @@ mod tests {
 
     #[test]
     fn page_table_entries_map_every_page() {
-        let layout = plan(0x40_0000, 1024, 4, 0).expect("fits");
+        let layout = plan(0x40_0000, 1024, 4, 0, false).expect("fits");
         let p2m: Vec<u64> = (0..1024).map(|pfn| 0x1000 + pfn).collect();
         let entries: Vec<_> = layout.page_table_entries(&p2m).collect();
         assert_eq!(entries.len(), 4 * 1024);
@@ -223,8 +244,8 @@ mod tests {
 
     #[test]
     fn plan_rejects_small_domains_and_overflow() {
-        assert_eq!(plan(0x40_0000, 10, 8, 0), Err(LayoutError::TooSmall { needed: 8 + 1 + 1 + 4 + 1 }));
-        assert_eq!(plan(0x7FFF_FFFF_F000, 16, 1, 0), Err(LayoutError::AddressOverflow));
-        assert_eq!(plan(0x40_0123, 64, 1, 0), Err(LayoutError::AddressOverflow));
+        assert_eq!(plan(0x40_0000, 10, 8, 0, false), Err(LayoutError::TooSmall { needed: 8 + 1 + 1 + 4 + 1 }));
+        assert_eq!(plan(0x7FFF_FFFF_F000, 16, 1, 0, false), Err(LayoutError::AddressOverflow));
+        assert_eq!(plan(0x40_0123, 64, 1, 0, false), Err(LayoutError::AddressOverflow));
     }
 }

@@ -66,6 +66,42 @@ const FRAME_VECTOR: usize = offset_of!(TrapFrame, vector);
 
 core::arch::global_asm!(
     r#"
+    .macro push_registers
+        push %rax
+        push %rbx
+        push %rcx
+        push %rdx
+        push %rsi
+        push %rdi
+        push %rbp
+        push %r8
+        push %r9
+        push %r10
+        push %r11
+        push %r12
+        push %r13
+        push %r14
+        push %r15
+    .endm
+
+    .macro pop_registers
+        pop %r15
+        pop %r14
+        pop %r13
+        pop %r12
+        pop %r11
+        pop %r10
+        pop %r9
+        pop %r8
+        pop %rbp
+        pop %rdi
+        pop %rsi
+        pop %rdx
+        pop %rcx
+        pop %rbx
+        pop %rax
+    .endm
+
     .section .entry_text, "ax"
     .balign 16
     .global entry_stubs
@@ -85,21 +121,7 @@ entry_stubs:
 entry_common:
     testb $3, {frame_cs}(%rsp)
     jz from_hypervisor
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    push_registers
     movabs ${entry_data}, %rax
     mov {data_cr3}(%rax), %rbx
     mov %rbx, %cr3
@@ -111,39 +133,11 @@ entry_common:
     ud2
 
 from_hypervisor:
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    push_registers
     mov %rsp, %rdi
     movabs ${hypervisor_entry}, %rax
     call *%rax
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    pop_registers
     add $16, %rsp
     iretq
 
@@ -152,21 +146,7 @@ from_hypervisor:
 entry_exit:
     mov %rsi, %rsp
     mov %rdi, %cr3
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    pop_registers
     add $16, %rsp
     iretq
 "#,

@@ -103,7 +103,7 @@ pub fn build_dom0(boot: &BootInfo) -> Result<Domain, BuildError> {
     let nr_pages = wanted_mib * 256;
 
     let image = elfload::parse(kernel, nr_pages * FRAME_SIZE).map_err(BuildError::BadKernel)?;
-    let layout = domlayout::plan(image.virt_base, nr_pages, image.pages(), ramdisk.len() as u64).map_err(BuildError::Layout)?;
+    let layout = domlayout::plan(image.virt_base, nr_pages, image.pages(), ramdisk.len() as u64, false).map_err(BuildError::Layout)?;
     let frames = allocate_frames(0, nr_pages).ok_or(BuildError::OutOfMemory { wanted_mib, free_mib })?;
 
     load_kernel(&image, kernel, &frames);

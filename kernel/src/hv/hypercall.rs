@@ -222,16 +222,27 @@ fn write_string<const N: usize>(memory: GuestMemory, address: u64, text: &str) -
 
 /// `sched_op(cmd, arg)`.
 fn sched_op(domain: &mut Domain, memory: GuestMemory, command: u64, argument: u64) -> HyperResult {
+    if command == sched::SCHEDOP_SHUTDOWN {
+        let request: SchedShutdown = memory.read(argument)?;
+        return shutdown(domain, request.reason as u64);
+    }
+    yield_or_block(domain, command)
+}
+
+/// Legacy `sched_op_compat(cmd, arg)`: the shutdown reason is the argument itself.
+fn sched_op_compat(domain: &mut Domain, command: u64, argument: u64) -> HyperResult {
+    if command == sched::SCHEDOP_SHUTDOWN {
+        return shutdown(domain, argument);
+    }
+    yield_or_block(domain, command)
+}
+
+fn yield_or_block(domain: &mut Domain, command: u64) -> HyperResult {
     match command {
         sched::SCHEDOP_YIELD => Ok(0),
         sched::SCHEDOP_BLOCK => {
             block(domain);
             Ok(0)
-        }
-        sched::SCHEDOP_SHUTDOWN => {
-            let request: SchedShutdown = memory.read(argument)?;
-            let reason = ShutdownReason::try_from(request.reason).map_err(|_| Errno::EINVAL)?;
-            shutdown(domain, reason)
         }
         _ => Err(Errno::ENOSYS),
     }
@@ -255,22 +266,6 @@ fn set_timer_op(domain: &mut Domain, deadline: u64) -> HyperResult {
     Ok(0)
 }
 
-/// Legacy `sched_op_compat(cmd, arg)`: the reason is the argument itself.
-fn sched_op_compat(domain: &mut Domain, command: u64, argument: u64) -> HyperResult {
-    match command {
-        sched::SCHEDOP_YIELD => Ok(0),
-        sched::SCHEDOP_BLOCK => {
-            block(domain);
-            Ok(0)
-        }
-        sched::SCHEDOP_SHUTDOWN => {
-            let reason = u32::try_from(argument).ok().and_then(|value| ShutdownReason::try_from(value).ok());
-            shutdown(domain, reason.ok_or(Errno::EINVAL)?)
-        }
-        _ => Err(Errno::ENOSYS),
-    }
-}
-
 /// `SCHEDOP_block`: enables event delivery, then sleeps unless an event is
 /// already pending, so a wake-up between the check and the sleep is never lost.
 fn block(domain: &mut Domain) {
@@ -280,7 +275,8 @@ fn block(domain: &mut Domain) {
     }
 }
 
-fn shutdown(domain: &mut Domain, reason: ShutdownReason) -> HyperResult {
+fn shutdown(domain: &mut Domain, reason: u64) -> HyperResult {
+    let reason = u32::try_from(reason).ok().and_then(|value| ShutdownReason::try_from(value).ok()).ok_or(Errno::EINVAL)?;
     if reason == ShutdownReason::Suspend || reason == ShutdownReason::SoftReset {
         return Err(Errno::EOPNOTSUPP);
     }

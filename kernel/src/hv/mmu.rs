@@ -85,29 +85,35 @@ pub fn mmu_update(
     foreigndom: u64,
 ) -> Result<i64, Errno> {
     let foreign = foreign_domain(hypervisor, caller, foreigndom)?;
+    run_batch(memory_view, requests, count, done, |[pointer, value]: [u64; 2]| match pointer & 3 {
+        MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_PRESERVE_AD => {
+            let table = (pointer & ADDRESS_MASK) >> 12;
+            let index = ((pointer & 0xFFF) >> 3) as usize;
+            memory::with(|memory| memory.table.update_entry(&mut IdentityTables, table, index, value, caller, foreign))
+                .map_err(to_errno)
+        }
+        // The hypervisor keeps no machine-to-physical table yet.
+        MMU_MACHPHYS_UPDATE => Err(Errno::ENOSYS),
+        _ => Err(Errno::EINVAL),
+    })
+}
+
+/// Applies `apply` to each of `count` records of type `T` read from guest
+/// address `records`, stopping at the first failure. Writes the number
+/// applied to `*done` when `done` is not NULL, as Xen does.
+fn run_batch<T: super::guestmem::GuestPod>(
+    memory_view: GuestMemory,
+    records: u64,
+    count: u64,
+    done: u64,
+    mut apply: impl FnMut(T) -> Result<(), Errno>,
+) -> Result<i64, Errno> {
     let count = u32::try_from(count).map_err(|_| Errno::EINVAL)?;
     let mut applied = 0u32;
     let mut result = Ok(0);
     while applied < count {
-        let address = requests.checked_add(applied as u64 * 16).ok_or(Errno::EFAULT)?;
-        let [pointer, value]: [u64; 2] = match memory_view.read(address) {
-            Ok(request) => request,
-            Err(errno) => {
-                result = Err(errno);
-                break;
-            }
-        };
-        let outcome = match pointer & 3 {
-            MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_PRESERVE_AD => {
-                let table = (pointer & ADDRESS_MASK) >> 12;
-                let index = ((pointer & 0xFFF) >> 3) as usize;
-                memory::with(|memory| memory.table.update_entry(&mut IdentityTables, table, index, value, caller, foreign))
-                    .map_err(to_errno)
-            }
-            // The hypervisor keeps no machine-to-physical table yet.
-            MMU_MACHPHYS_UPDATE => Err(Errno::ENOSYS),
-            _ => Err(Errno::EINVAL),
-        };
+        let address = records.checked_add(applied as u64 * size_of::<T>() as u64).ok_or(Errno::EFAULT)?;
+        let outcome = memory_view.read(address).and_then(&mut apply);
         if let Err(errno) = outcome {
             result = Err(errno);
             break;
@@ -132,30 +138,10 @@ pub fn mmuext_op(
     foreigndom: u64,
 ) -> Result<i64, Errno> {
     let foreign = foreign_domain(hypervisor, caller, foreigndom)?;
-    let count = u32::try_from(count).map_err(|_| Errno::EINVAL)?;
     let owner = foreign.unwrap_or(caller);
-    let mut applied = 0u32;
-    let mut result = Ok(0);
-    while applied < count {
-        let address = operations.checked_add(applied as u64 * 24).ok_or(Errno::EFAULT)?;
-        let [command, first, _second]: [u64; 3] = match memory_view.read(address) {
-            Ok(operation) => operation,
-            Err(errno) => {
-                result = Err(errno);
-                break;
-            }
-        };
-        let outcome = extended_operation(hypervisor, caller, owner, command as u32, first);
-        if let Err(errno) = outcome {
-            result = Err(errno);
-            break;
-        }
-        applied += 1;
-    }
-    if done != 0 {
-        memory_view.write(done, &applied)?;
-    }
-    result
+    run_batch(memory_view, operations, count, done, |[command, first, _second]: [u64; 3]| {
+        extended_operation(hypervisor, caller, owner, command as u32, first)
+    })
 }
 
 fn extended_operation(hypervisor: &mut Hypervisor, caller: DomId, owner: DomId, command: u32, argument: u64) -> Result<(), Errno> {
