@@ -401,15 +401,16 @@ fn sysctl(hypervisor: &mut Hypervisor, caller: DomId, memory: GuestMemory, argum
             let mut query: ReadConsole = request.payload();
             let mut buffer = alloc::vec![0u8; query.count.min(64 * 1024) as usize];
             let (read, next) = {
-                let mut console = CONSOLE.lock();
+                let console = CONSOLE.lock();
                 let start = if query.incremental != 0 { query.index } else { console.log.oldest() };
-                let result = console.log.read(start, &mut buffer);
-                if query.clear != 0 {
-                    console.log.clear();
-                }
-                result
+                console.log.read(start, &mut buffer)
             };
             memory.write_bytes(query.buffer, &buffer[..read])?;
+            // Clear only after the copy succeeded, as Xen does, so a buffer the
+            // guest cannot write leaves the log as it was.
+            if query.clear != 0 {
+                CONSOLE.lock().log.clear();
+            }
             query.count = read as u32;
             query.index = next;
             request.set_payload(query);
