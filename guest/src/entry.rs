@@ -99,6 +99,18 @@ pub fn ramdisk() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(info.mod_start as *const u8, info.mod_len as usize) }
 }
 
+/// Returns the virtual address of pseudo-physical page 0, where the image starts.
+pub fn virt_base() -> u64 {
+    &raw const __guest_image_start as u64
+}
+
+/// Returns the first virtual address after the domain's memory: the
+/// builder maps pseudo-physical page `n` at `virt_base() + n * 4096` and
+/// nothing above the last page.
+pub fn memory_end() -> u64 {
+    virt_base() + start_info().nr_pages * 4096
+}
+
 /// Returns a pointer to the mapped `shared_info`.
 pub fn shared_info() -> *mut SharedInfo {
     (&raw mut SHARED_INFO_PAGE).cast::<SharedInfo>()
@@ -116,7 +128,7 @@ extern "C" fn runtime_start(start_info: &'static StartInfo) -> ! {
 
     // The heap is every page after the bootstrap region: page tables, then one stack page.
     let heap_start = start_info.pt_base + (start_info.nr_pt_frames + 1) * 4096;
-    let memory_end = &raw const __guest_image_start as u64 + start_info.nr_pages * 4096;
+    let memory_end = memory_end();
     let image_end = &raw const __guest_image_end as u64;
     if heap_start < image_end || heap_start >= memory_end {
         fail("the bootstrap layout leaves no room for a heap");

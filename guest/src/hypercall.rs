@@ -1,6 +1,6 @@
 //! Typed wrappers around the hypercalls guests use.
 
-use hypercalls::number::{consoleio, xenver};
+use hypercalls::number::{HYPERCALL_SLOTS, consoleio, xenver};
 use hypercalls::sched::{SCHEDOP_BLOCK, SCHEDOP_SHUTDOWN, SCHEDOP_YIELD, SchedShutdown, ShutdownReason};
 use hypercalls::sysctl::Sysctl;
 use hypercalls::trap::TrapInfo;
@@ -17,6 +17,26 @@ pub fn raw(number: Hypercall, args: [u64; 5]) -> i64 {
     // (its address is in the HYPERCALL_PAGE note); callers pass arguments
     // valid for `number`, pointing only at memory this guest owns.
     unsafe { hypercalls::call::hypercall5(page, number as u32, args) }
+}
+
+/// Calls slot `number` of the hypercall page, which need not be a hypercall
+/// the hypervisor implements; returns `rax`. As with [`raw`], pointer arguments
+/// must name memory the hypervisor may read or write for that hypercall.
+///
+/// # Panics
+///
+/// If `number` is beyond the page's [`HYPERCALL_SLOTS`] slots.
+pub fn raw_slot(number: u32, args: [u64; 5]) -> i64 {
+    assert!(number < HYPERCALL_SLOTS, "hypercall page slot {number} is beyond the page");
+    let page = &raw const hypercall_page as usize;
+    // SAFETY: as in `raw`. Every slot of the page contains a stub that traps
+    // to the hypervisor, and the hypervisor validates the number and arguments.
+    unsafe { hypercalls::call::hypercall5(page, number, args) }
+}
+
+/// Returns the address of slot `number` of the hypercall page.
+pub fn slot_address(number: u32) -> u64 {
+    &raw const hypercall_page as u64 + number as u64 * hypercalls::page::SLOT_SIZE as u64
 }
 
 /// Turns a hypercall's return value into a result.

@@ -10,22 +10,23 @@
 
 #![cfg_attr(not(test), no_std)]
 
-#[cfg(target_os = "none")]
 extern crate alloc;
 
+pub mod attack;
 #[cfg(target_os = "none")]
 mod entry;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
 pub mod events;
+pub mod fault;
 #[cfg(target_os = "none")]
 pub mod hypercall;
 #[cfg(target_os = "none")]
 pub mod traps;
 
 #[cfg(target_os = "none")]
-pub use entry::{ramdisk, start_info};
+pub use entry::{memory_end, ramdisk, shared_info, start_info, virt_base};
 
 /// Returns the privilege level (0-3) of a code selector.
 pub const fn ring_of(code_selector: u16) -> u8 {

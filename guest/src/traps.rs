@@ -7,7 +7,7 @@
 //! saves the registers, calls [`trap_handler`], restores them and returns
 //! through the `iret` hypercall so the upcall mask is restored with the flags.
 //!
-//! [`expect_fault`] runs a code snippet that is meant to fault (for self
+//! [`expect_fault!`] runs a code snippet that is meant to fault (for self
 //! tests): the handler records the exception and resumes after the snippet.
 
 use crate::hypercall;
@@ -137,9 +137,19 @@ unsafe extern "C" {
 /// Distance between two trap stubs.
 const STUB_SPACING: u64 = 32;
 
+/// Returns the address of the handler stub for exception vector `trap` (0-31).
+pub fn stub_address(trap: u8) -> u64 {
+    assert!(trap < 32, "there are trap stubs for vectors 0-31 only, not {trap}");
+    &raw const guest_trap_stubs as u64 + trap as u64 * STUB_SPACING
+}
+
+/// Returns the event and failsafe callback addresses [`install`] registers.
+pub fn callback_addresses() -> (u64, u64) {
+    (&raw const guest_event_entry as u64, &raw const guest_failsafe_entry as u64)
+}
+
 /// Installs handlers for every exception vector and the event callbacks.
 pub fn install() {
-    let base = &raw const guest_trap_stubs as u64;
     let mut table = [TrapInfo::default(); 33];
     for trap in 0..32u8 {
         let dpl = if trap == vector::BREAKPOINT || trap == vector::OVERFLOW { 3 } else { 0 };
@@ -148,56 +158,90 @@ pub fn install() {
             flags: dpl | TI_MASK_EVENTS,
             cs: hypercalls::selectors::GUEST_KERNEL_CS,
             _pad: 0,
-            address: base + trap as u64 * STUB_SPACING,
+            address: stub_address(trap),
         };
     }
     if hypercall::set_trap_table(&table).is_err() {
         crate::entry::fail("set_trap_table was refused");
     }
-    let event = &raw const guest_event_entry as u64;
-    let failsafe = &raw const guest_failsafe_entry as u64;
+    let (event, failsafe) = callback_addresses();
     if hypercall::set_callbacks(event, failsafe).is_err() {
         crate::entry::fail("set_callbacks was refused");
     }
 }
 
-/// What the handler saw while a guard was armed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fault {
-    pub vector: u8,
-    pub error_code: u64,
-    pub rip: u64,
-}
+pub use crate::fault::{Fault, Guarded};
 
-static FIXUP_RIP: AtomicU64 = AtomicU64::new(0);
+/// Resume address while a guard is armed, 0 otherwise. [`expect_fault!`]
+/// stores it from inside its `asm!` block; the handler takes it.
+#[doc(hidden)]
+pub static GUARD_RESUME_RIP: AtomicU64 = AtomicU64::new(0);
 static FAULT_VECTOR: AtomicU64 = AtomicU64::new(u64::MAX);
 static FAULT_ERROR: AtomicU64 = AtomicU64::new(0);
 static FAULT_RIP: AtomicU64 = AtomicU64::new(0);
 
-/// Runs `hlt` in ring 1, where it must raise `#GP`, and returns what the
-/// handler recorded, or `None` if the instruction did not fault.
-pub fn expect_fault_hlt() -> Option<Fault> {
+/// Forgets the previous fault; called by [`expect_fault!`] before it arms the guard.
+#[doc(hidden)]
+pub fn reset_guard() {
     FAULT_VECTOR.store(u64::MAX, Ordering::SeqCst);
-    // SAFETY: the snippet arms the guard with the address after `hlt`; if
-    // `hlt` faults, the handler resumes there, and if it did not fault the
-    // code simply continues there too. No registers besides rax change.
-    unsafe {
-        core::arch::asm!(
-            "lea rax, [rip + 2f]",
-            "mov [{fixup}], rax",
-            "hlt",
-            "2:",
-            fixup = sym FIXUP_RIP,
-            out("rax") _,
-        );
-    }
-    FIXUP_RIP.store(0, Ordering::SeqCst);
+}
+
+/// Disarms the guard and collects what the handler recorded.
+#[doc(hidden)]
+pub fn finish_guard(start: u64, end: u64) -> Guarded {
+    GUARD_RESUME_RIP.store(0, Ordering::SeqCst);
     let trap = FAULT_VECTOR.load(Ordering::SeqCst);
-    (trap != u64::MAX).then(|| Fault {
+    let fault = (trap != u64::MAX).then(|| Fault {
         vector: trap as u8,
         error_code: FAULT_ERROR.load(Ordering::SeqCst),
         rip: FAULT_RIP.load(Ordering::SeqCst),
-    })
+    });
+    Guarded { fault, start, end }
+}
+
+/// Runs an instruction snippet that is meant to fault in ring 1, and returns
+/// a [`Guarded`] with what the exception handler recorded.
+///
+/// The arguments are the snippet's `asm!` template strings (Intel syntax),
+/// then, after a `;`, its operands in `asm!` syntax. The snippet must name
+/// every register it writes as an output and must not use the labels `2:`
+/// and `3:`. It must not fault more than once, because the guard catches
+/// one exception. The guard then resumes after the snippet with the
+/// registers the snippet had when it faulted. An `unsafe` block around the
+/// call states why running the snippet is sound if it does not fault.
+///
+/// ```ignore
+/// let guarded = guest::expect_fault!("in al, dx"; in("dx") 0x80u16, out("al") _);
+/// ```
+#[macro_export]
+macro_rules! expect_fault {
+    ($($code:literal),+ $(; $($operands:tt)*)?) => {{
+        $crate::traps::reset_guard();
+        let start: u64;
+        let end: u64;
+        core::arch::asm!(
+            "lea {start}, [rip + 2f]",
+            "lea {end}, [rip + 3f]",
+            "mov qword ptr [rip + {resume}], {end}",
+            "2:",
+            $($code,)+
+            "3:",
+            start = out(reg) start,
+            end = out(reg) end,
+            resume = sym $crate::traps::GUARD_RESUME_RIP,
+            $($($operands)*)?
+        );
+        $crate::traps::finish_guard(start, end)
+    }};
+}
+
+/// Runs `hlt` in ring 1, where it must raise `#GP`, and returns what the
+/// handler recorded, or `None` if the instruction did not fault.
+pub fn expect_fault_hlt() -> Option<Fault> {
+    // SAFETY: `hlt` either faults, and the guard resumes after it, or stops
+    // this vCPU until the next interrupt; it changes no register or memory.
+    let guarded = unsafe { expect_fault!("hlt") };
+    guarded.fault
 }
 
 /// Clears the trap table and executes `ud2`. With no handler the hypervisor
@@ -218,7 +262,7 @@ extern "C" fn trap_handler(frame: &mut GuestFrame) {
         crate::events::handle_upcall();
         return;
     }
-    let fixup = FIXUP_RIP.swap(0, Ordering::SeqCst);
+    let fixup = GUARD_RESUME_RIP.swap(0, Ordering::SeqCst);
     if fixup != 0 {
         FAULT_VECTOR.store(frame.vector, Ordering::SeqCst);
         FAULT_ERROR.store(frame.error_code, Ordering::SeqCst);
