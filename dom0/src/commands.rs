@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use hypercalls::Errno;
 use hypercalls::sysctl::PhysInfo;
 
+use crate::attack::{self, AttackReport};
 use crate::ramdisk::{self, Node};
 use crate::xl;
 
@@ -47,6 +48,15 @@ pub trait Platform {
     /// Creates, fills and destroys domains through `domctl` and `memory_op`,
     /// returning each check's name and whether it passed.
     fn selftest_domain(&mut self) -> Vec<(String, bool)>;
+    /// Returns the number of hostile cases `selftest attack` runs.
+    fn attack_case_count(&mut self) -> usize;
+    /// Runs hostile case `index`, below [`Platform::attack_case_count`], and
+    /// returns its outcome.
+    fn run_attack_case(&mut self, index: usize) -> AttackReport;
+    /// Returns through the `iret` hypercall to a non-canonical RIP, which
+    /// makes the hypervisor crash Dom0 and stop the machine. Returns only if
+    /// that did not happen, with what happened instead.
+    fn selftest_iret(&mut self) -> String;
 }
 
 /// A fault caught by the handler during `selftest trap`.
@@ -63,15 +73,17 @@ const GENERAL_PROTECTION_VECTOR: u8 = 13;
 
 const HELP: &str = "\
 Commands:
-  help           list these commands
-  xl SUBCOMMAND  query the hypervisor; 'xl help' lists the subcommands
-  ls [DIR]       list a directory of the Dom0 ramdisk (default: /)
-  cat FILE...    print files of the Dom0 ramdisk
-  poweroff       power off the machine
+  help             list these commands
+  xl SUBCOMMAND    query the hypervisor; 'xl help' lists the subcommands
+  ls [DIR]         list a directory of the Dom0 ramdisk (default: /)
+  cat FILE...      print files of the Dom0 ramdisk
+  poweroff         power off the machine
 Diagnostics:
-  selftest trap  execute hlt in ring 1 and check that it raises #GP
-  selftest crash fault with no handler: the hypervisor stops the machine
-  selftest domain create and destroy domains, checking memory comes back
+  selftest trap    execute hlt in ring 1 and check that it raises #GP
+  selftest crash   fault with no handler: the hypervisor stops the machine
+  selftest domain  create and destroy domains, checking memory comes back
+  selftest attack  run hostile hypercalls and instructions, one line per case
+  selftest iret    iret to a non-canonical rip: the hypervisor stops the machine
 ";
 
 /// Runs one command line, writing its output to `platform`.
@@ -263,11 +275,16 @@ fn print_files(arguments: &[String], platform: &mut impl Platform) {
     }
 }
 
-/// `selftest trap`: checks that a privileged instruction in ring 1 faults.
+/// Usage line of `selftest`.
+const SELFTEST_USAGE: &str = "usage: selftest trap|crash|domain|attack|iret";
+
+/// `selftest NAME`: runs one of the diagnostics.
 fn selftest(arguments: &[String], platform: &mut impl Platform) {
     match arguments {
         [test] if test == "trap" => selftest_trap(platform),
         [test] if test == "domain" => selftest_domain(platform),
+        [test] if test == "attack" => attack::selftest_attack(platform),
+        [test] if test == "iret" => attack::selftest_iret(platform),
         [test] if test == "crash" => {
             write_line(platform, "selftest crash: faulting with no handler; the hypervisor should stop the machine");
             let reason = platform.selftest_crash();
@@ -275,16 +292,16 @@ fn selftest(arguments: &[String], platform: &mut impl Platform) {
         }
         [] => write_line(
             platform,
-            "selftest: missing test name; usage: selftest trap|crash|domain",
+            &format!("selftest: missing test name; {SELFTEST_USAGE}"),
         ),
         [test] => write_line(
             platform,
-            &format!("selftest: unknown test '{test}'; usage: selftest trap|crash|domain"),
+            &format!("selftest: unknown test '{test}'; {SELFTEST_USAGE}"),
         ),
         [_, extra, ..] => {
             write_line(
                 platform,
-                &format!("selftest: unexpected argument '{extra}'; usage: selftest trap|crash|domain"),
+                &format!("selftest: unexpected argument '{extra}'; {SELFTEST_USAGE}"),
             );
         }
     }
@@ -429,6 +446,8 @@ mod tests {
             "cat FILE... ",
             "poweroff ",
             "selftest trap ",
+            "selftest attack ",
+            "selftest iret ",
         ] {
             assert!(
                 lines
@@ -670,15 +689,15 @@ mod tests {
         let mut platform = MockPlatform::new();
         assert_eq!(
             run_on(&mut platform, "selftest"),
-            ["selftest: missing test name; usage: selftest trap|crash|domain"]
+            ["selftest: missing test name; usage: selftest trap|crash|domain|attack|iret"]
         );
         assert_eq!(
             run_on(&mut platform, "selftest page"),
-            ["selftest: unknown test 'page'; usage: selftest trap|crash|domain"]
+            ["selftest: unknown test 'page'; usage: selftest trap|crash|domain|attack|iret"]
         );
         assert_eq!(
             run_on(&mut platform, "selftest trap twice"),
-            ["selftest: unexpected argument 'twice'; usage: selftest trap|crash|domain"]
+            ["selftest: unexpected argument 'twice'; usage: selftest trap|crash|domain|attack|iret"]
         );
         assert_eq!(platform.selftest_calls, 0);
     }

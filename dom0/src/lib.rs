@@ -6,6 +6,7 @@
 
 extern crate alloc;
 
+pub mod attack;
 pub mod commands;
 pub mod line;
 pub mod ramdisk;
@@ -15,6 +16,7 @@ mod xl;
 #[cfg(test)]
 mod testing;
 
+pub use attack::AttackReport;
 pub use commands::{Platform, TrapReport};
 pub use shell::Shell;
 

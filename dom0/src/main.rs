@@ -38,7 +38,7 @@ fn guest_main() -> ! {
         }
     };
 
-    let mut platform = platform::HypercallPlatform;
+    let mut platform = platform::HypercallPlatform::default();
     let mut shell = dom0::Shell::new();
     shell.start(&mut platform);
     let mut buffer = [0u8; 64];

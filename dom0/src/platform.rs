@@ -3,7 +3,7 @@
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use dom0::{Platform, TrapReport};
+use dom0::{AttackReport, Platform, TrapReport};
 use guest::hypercall;
 use hypercalls::number::xenver;
 use hypercalls::sched::ShutdownReason;
@@ -15,7 +15,17 @@ const MAX_DOMAINS: usize = 256;
 /// Size of the buffer `xl dmesg` reads the hypervisor log into.
 const DMESG_BYTES: usize = 64 * 1024;
 
-pub struct HypercallPlatform;
+#[derive(Default)]
+pub struct HypercallPlatform {
+    /// The hostile cases of `selftest attack`, built on its first run.
+    attacks: Option<guest::attack::Suite>,
+}
+
+impl HypercallPlatform {
+    fn attacks(&mut self) -> &guest::attack::Suite {
+        self.attacks.get_or_insert_with(guest::attack::Suite::new)
+    }
+}
 
 fn string_from(buffer: &[u8]) -> String {
     let end = buffer.iter().position(|&byte| byte == 0).unwrap_or(buffer.len());
@@ -96,5 +106,18 @@ impl Platform for HypercallPlatform {
 
     fn selftest_crash(&mut self) -> &'static str {
         guest::traps::fault_without_handlers()
+    }
+
+    fn attack_case_count(&mut self) -> usize {
+        self.attacks().len()
+    }
+
+    fn run_attack_case(&mut self, index: usize) -> AttackReport {
+        let report = self.attacks().run(index);
+        AttackReport { id: String::from(report.id), name: report.name, failure: report.result.err() }
+    }
+
+    fn selftest_iret(&mut self) -> String {
+        guest::attack::iret::iret_to_non_canonical_rip()
     }
 }

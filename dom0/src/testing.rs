@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use hypercalls::Errno;
 use hypercalls::sysctl::PhysInfo;
 
+use crate::attack::AttackReport;
 use crate::commands::{Platform, TrapReport};
 
 /// Platform that records output and calls and returns canned hypercall results.
@@ -24,6 +25,11 @@ pub struct MockPlatform {
     pub poweroff_calls: u32,
     pub selftest_calls: u32,
     pub crash_calls: u32,
+    /// Reports `run_attack_case` returns, by index.
+    pub attacks: Vec<AttackReport>,
+    /// Indexes `run_attack_case` was called with, in order.
+    pub attack_runs: Vec<usize>,
+    pub iret_calls: u32,
 }
 
 impl MockPlatform {
@@ -50,6 +56,9 @@ impl MockPlatform {
             poweroff_calls: 0,
             selftest_calls: 0,
             crash_calls: 0,
+            attacks: Vec::new(),
+            attack_runs: Vec::new(),
+            iret_calls: 0,
         }
     }
 
@@ -132,6 +141,20 @@ impl Platform for MockPlatform {
     fn selftest_crash(&mut self) -> &'static str {
         self.crash_calls += 1;
         "the mock does not crash"
+    }
+
+    fn attack_case_count(&mut self) -> usize {
+        self.attacks.len()
+    }
+
+    fn run_attack_case(&mut self, index: usize) -> AttackReport {
+        self.attack_runs.push(index);
+        self.attacks[index].clone()
+    }
+
+    fn selftest_iret(&mut self) -> String {
+        self.iret_calls += 1;
+        String::from("the mock does not crash")
     }
 }
 
