@@ -12,7 +12,7 @@
 //! The cases run in ring 1 of any domain built on this runtime. Those for
 //! console and sysctl hypercalls expect the results a privileged domain gets.
 //! None of them crashes the domain when the hypervisor behaves; [`iret`]
-//! holds the one that does.
+//! contains the one that does.
 
 pub mod check;
 
@@ -76,6 +76,7 @@ mod suite {
             super::memory::add_cases(&mut cases);
             super::instructions::add_cases(&mut cases);
             super::mapping::add_cases(&mut cases);
+            super::calls::add_log_case(&mut cases);
             Suite { cases }
         }
 
