@@ -8,6 +8,7 @@ extern crate alloc;
 
 pub mod attack;
 pub mod commands;
+pub mod config;
 pub mod domname;
 pub mod line;
 pub mod ramdisk;
