@@ -14,6 +14,7 @@ pub mod line;
 pub mod ramdisk;
 pub mod shell;
 mod xl;
+pub mod xl_list;
 
 #[cfg(test)]
 mod testing;
