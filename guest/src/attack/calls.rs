@@ -15,7 +15,7 @@ use hypercalls::sched::{SCHEDOP_SHUTDOWN, SCHEDOP_YIELD, SchedShutdown};
 use hypercalls::sysctl::{self, PhysInfo, ReadConsole, Sysctl};
 use hypercalls::{Errno, Hypercall};
 
-use super::check::{Expected, check_return};
+use super::check::{Expected, check_return, describe_return};
 use super::suite::Case;
 use crate::hypercall::{raw, raw_slot};
 
@@ -32,6 +32,11 @@ const GARBAGE: [u64; 5] = [
 const EVTCHNOP_BIND_VIRQ: u64 = 1;
 const EVTCHNOP_CLOSE: u64 = 3;
 const EVTCHNOP_UNMASK: u64 = 9;
+
+/// Number of VIRQs, as in Xen's `NR_VIRQS`.
+const NR_VIRQS: u32 = 24;
+/// `VIRQ_DEBUG`, a VIRQ the runtime does not bind.
+const VIRQ_DEBUG: u32 = 1;
 
 /// `XENVER_version` as the hypervisor returns it.
 const VERSION: i64 = ((hypercalls::VERSION_MAJOR << 16) | hypercalls::VERSION_MINOR) as i64;
@@ -157,6 +162,12 @@ const CALL_CASES: &[CallCase] = &[
     },
     CallCase {
         id: "A32",
+        name: "event_channel_op bind_virq of VIRQ 24, one past the last",
+        call: || Ok(event_channel_op(EVTCHNOP_BIND_VIRQ, [NR_VIRQS, 0, 0])),
+        expected: EINVAL,
+    },
+    CallCase {
+        id: "A32",
         name: "event_channel_op bind_virq on vCPU 1",
         call: || Ok(event_channel_op(EVTCHNOP_BIND_VIRQ, [0, 1, 0])),
         expected: Expected::errno(Errno::ENOENT),
@@ -191,6 +202,7 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     for row in CALL_CASES {
         cases.push(Case::new(row.id, row.name, move || check_return(row.expected, (row.call)()?)));
     }
+    cases.push(Case::new("A32", "event_channel_op bind_virq of a VIRQ already bound", second_bind_rejected));
 }
 
 /// Adds the case that would empty the hypervisor log if the hypervisor had
@@ -252,6 +264,26 @@ fn console_write_count(count: u64) -> i64 {
 
 fn event_channel_op(command: u64, mut argument: [u32; 3]) -> i64 {
     raw(Hypercall::EventChannelOp, [command, argument.as_mut_ptr() as u64, 0, 0, 0])
+}
+
+/// Binding a VIRQ that already has a port must fail with `-EEXIST`, as in
+/// Xen's `evtchn_bind_virq`. The case binds `VIRQ_DEBUG` first and closes
+/// that port again at the end.
+fn second_bind_rejected() -> Result<(), String> {
+    let mut first = [VIRQ_DEBUG, 0, 0];
+    let value = raw(Hypercall::EventChannelOp, [EVTCHNOP_BIND_VIRQ, first.as_mut_ptr() as u64, 0, 0, 0]);
+    let bound_here = value == 0;
+    if !bound_here && value != Errno::EEXIST.to_return() {
+        return Err(format!("precondition: binding VIRQ_DEBUG returned {}", describe_return(value)));
+    }
+
+    let result = check_return(Expected::errno(Errno::EEXIST), event_channel_op(EVTCHNOP_BIND_VIRQ, [VIRQ_DEBUG, 0, 0]));
+
+    if bound_here {
+        let closed = event_channel_op(EVTCHNOP_CLOSE, [first[2], 0, 0]);
+        check_return(Expected::Returns(0), closed).map_err(|problem| format!("closing port {} {problem}", first[2]))?;
+    }
+    result
 }
 
 /// Reads the hypervisor log without clearing it; returns the bytes read.

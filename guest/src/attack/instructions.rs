@@ -90,6 +90,7 @@ const CASES: &[InstructionCase] = &[
     case("A17", "invlpg", || unsafe { expect_fault!("invlpg [{address}]"; address = in(reg) 0x40_0000u64) }, GP_ZERO),
     case("A17", "wbinvd", || unsafe { expect_fault!("wbinvd") }, GP_ZERO),
     case("A17", "swapgs", || unsafe { expect_fault!("swapgs") }, GP_ZERO),
+    // After the wrmsr row, so it also shows that the write did not set EFER.SCE.
     case("A17", "syscall with EFER.SCE clear", || unsafe { expect_fault!("syscall"; out("rcx") _, out("r11") _) }, UD),
     case("A13", "ud2", || unsafe { expect_fault!("ud2") }, UD),
     case("A13", "int 0x80 through a DPL-0 gate", || unsafe { expect_fault!("int 0x80") }, INT_0X80_GP),

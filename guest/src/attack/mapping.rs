@@ -169,6 +169,7 @@ const CASES: &[MappingCase] = &[
     MappingCase { id: "A04", name: "its own frame with bit 52", address: scratch, entry: |tables| tables.scratch_entry | 1 << 52, expected: EINVAL },
     MappingCase { id: "A04", name: "its own frame with bit 62", address: scratch, entry: |tables| tables.scratch_entry | 1 << 62, expected: EINVAL },
     MappingCase { id: "A04", name: "its own frame with bits 52-62", address: scratch, entry: |tables| tables.scratch_entry | HIGH_BITS, expected: EINVAL },
+    MappingCase { id: "A04", name: "its own frame at 0x1000, which has no L1 table", address: |_| 0x1000, entry: scratch_read_only, expected: EINVAL },
     MappingCase { id: "A05", name: "its own frame at reserved slot 256", address: |_| RESERVED_FIRST, entry: scratch_read_only, expected: EINVAL },
     MappingCase { id: "A05", name: "its own frame over the entry-area GDT", address: |_| ENTRY_GDT, entry: scratch_read_only, expected: EINVAL },
     MappingCase { id: "A05", name: "its own frame at reserved slot 271", address: |_| RESERVED_LAST_PAGE, entry: scratch_read_only, expected: EINVAL },
