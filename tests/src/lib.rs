@@ -271,6 +271,15 @@ impl Machine {
         written.map_err(|error| self.error(&format!("failed to send {line:?} to QEMU: {error}")))
     }
 
+    /// Sends raw bytes with no Enter, such as Ctrl-] (0x1d) to leave a guest console.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(self.error(&format!("cannot send {bytes:?}: QEMU's input is closed")));
+        };
+        let written = stdin.write_all(bytes).and_then(|()| stdin.flush());
+        written.map_err(|error| self.error(&format!("failed to send {bytes:?} to QEMU: {error}")))
+    }
+
     /// Types `line`, waits for the next prompt and returns what the command
     /// printed: the output between the echoed line and the prompt.
     pub fn run(&mut self, line: &str) -> Result<String, Error> {

@@ -56,6 +56,7 @@ pub fn dispatch(hypervisor: &mut Hypervisor, caller: DomId) -> Outcome {
         Ok(Hypercall::StackSwitch) => stack_switch(domain, args[1]),
         Ok(Hypercall::ConsoleIo) => console_io(domain, memory, args[0], args[1], args[2]),
         Ok(Hypercall::XenVersion) => xen_version(domain, memory, args[0], args[1]),
+        Ok(Hypercall::SchedOp) if args[0] == sched::SCHEDOP_REMOTE_SHUTDOWN => remote_shutdown(hypervisor, caller, memory, args[1]),
         Ok(Hypercall::SchedOp) => sched_op(domain, memory, args[0], args[1]),
         Ok(Hypercall::SchedOpCompat) => sched_op_compat(domain, args[0], args[1]),
         Ok(Hypercall::UpdateVaMapping) => super::mmu::update_va_mapping(domain, args[0], args[1]),
@@ -246,6 +247,24 @@ fn yield_or_block(domain: &mut Domain, command: u64) -> HyperResult {
         }
         _ => Err(Errno::ENOSYS),
     }
+}
+
+/// `SCHEDOP_remote_shutdown`: the control domain stops another domain with
+/// a reason, as if it had called `SCHEDOP_shutdown` itself.
+fn remote_shutdown(hypervisor: &mut Hypervisor, caller: DomId, memory: GuestMemory, argument: u64) -> HyperResult {
+    if !hypervisor.domain(caller).is_some_and(|domain| domain.privileged) {
+        return Err(Errno::EPERM);
+    }
+    let [target, reason]: [u32; 2] = memory.read(argument)?;
+    let target = target as u16;
+    if target == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+    let before = domain.state;
+    let result = shutdown(domain, reason as u64);
+    super::domctl::notify_state_change(hypervisor, target, before);
+    result
 }
 
 /// Longest delay `set_timer_op` takes literally; Xen treats later or negative
