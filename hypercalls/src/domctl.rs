@@ -19,6 +19,7 @@ pub const UNPAUSEDOMAIN: u32 = 4;
 pub const GETDOMAININFO: u32 = 5;
 pub const MAX_MEM: u32 = 11;
 pub const SETVCPUCONTEXT: u32 = 12;
+pub const SCHEDULER_OP: u32 = 16;
 pub const HYPERCALL_INIT: u32 = 22;
 
 /// `struct xen_domctl`: command, version, target domain, 128-byte payload.
@@ -97,6 +98,25 @@ pub struct MaxMem {
 #[derive(Clone, Copy, Default, Debug)]
 pub struct HypercallInit {
     pub gmfn: u64,
+}
+
+/// `XEN_SCHEDULER_CREDIT`: the scheduler id of the credit scheduler.
+pub const SCHEDULER_CREDIT: u32 = 5;
+/// `XEN_DOMCTL_SCHEDOP_putinfo`: set a domain's scheduling parameters.
+pub const SCHEDOP_PUTINFO: u32 = 0;
+/// `XEN_DOMCTL_SCHEDOP_getinfo`: read them.
+pub const SCHEDOP_GETINFO: u32 = 1;
+
+/// `xen_domctl_scheduler_op` with the credit scheduler's parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct SchedulerOp {
+    pub sched_id: u32,
+    pub cmd: u32,
+    /// Relative share of the CPU, 1 to 65535; 0 in `putinfo` leaves it unchanged.
+    pub weight: u16,
+    /// Upper bound in percent of one CPU; 0 means none.
+    pub cap: u16,
 }
 
 /// `xen_domctl_vcpucontext`: a vCPU number and the address of its context.

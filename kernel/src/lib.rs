@@ -11,6 +11,7 @@
 extern crate alloc;
 
 pub mod bootinfo;
+pub mod credit;
 pub mod frames;
 pub mod frametable;
 pub mod logbuf;

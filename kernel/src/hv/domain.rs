@@ -105,6 +105,8 @@ pub struct Domain {
     pub max_pages: u64,
     /// The last failed hypercall made on this domain's behalf.
     pub last_failure: Option<FailureRecord>,
+    /// Weight and credit for the scheduler.
+    pub account: crate::credit::Account,
 }
 
 impl Domain {
@@ -175,6 +177,7 @@ impl Domain {
             paused: true,
             max_pages: 0,
             last_failure: None,
+            account: crate::credit::Account::default(),
         }
     }
 

@@ -23,7 +23,7 @@ use crate::arch::paging::ADDRESS_MASK;
 use crate::frames::{FRAME_SIZE, Mfn};
 use crate::frametable::{FrameType, PageType};
 use alloc::format;
-use hypercalls::domctl::{self, CreateDomain, Domctl, HypercallInit, MaxMem, MemoryReservation, VcpuContext, VcpuContextRequest};
+use hypercalls::domctl::{self, CreateDomain, Domctl, HypercallInit, MaxMem, MemoryReservation, SchedulerOp, VcpuContext, VcpuContextRequest};
 use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId, Errno, selectors};
 use log::{info, warn};
 
@@ -60,6 +60,30 @@ pub fn domctl(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestMemo
             let context: VcpuContext = memory_view.read(query.context)?;
             let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
             set_vcpu_context(domain, query.vcpu, &context)?;
+        }
+        domctl::SCHEDULER_OP => {
+            let mut query: SchedulerOp = request.payload();
+            let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+            if query.sched_id != domctl::SCHEDULER_CREDIT {
+                return Err(Errno::EINVAL);
+            }
+            match query.cmd {
+                domctl::SCHEDOP_PUTINFO => {
+                    if query.cap != 0 {
+                        domain.record_failure("scheduler_op", query.cap as u64, "caps are not supported; use weights".into());
+                        return Err(Errno::EINVAL);
+                    }
+                    if query.weight != 0 {
+                        domain.account.weight = query.weight;
+                    }
+                }
+                domctl::SCHEDOP_GETINFO => {
+                    query.weight = domain.account.weight;
+                    query.cap = 0;
+                    request.set_payload(query);
+                }
+                _ => return Err(Errno::EINVAL),
+            }
         }
         domctl::HYPERCALL_INIT => {
             let query: HypercallInit = request.payload();

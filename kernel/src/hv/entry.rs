@@ -53,7 +53,14 @@ fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, frame:
                 traps::guest_exception(domain, frame);
             }
         }
-        _ if (IRQ_BASE..IRQ_BASE + 16).contains(&trap) => handle_irq(hypervisor, trap),
+        _ if (IRQ_BASE..IRQ_BASE + 16).contains(&trap) => {
+            if trap == IRQ_BASE + IRQ_TIMER
+                && let Some(domain) = hypervisor.domain(current)
+            {
+                domain.account.charge_tick();
+            }
+            handle_irq(hypervisor, trap)
+        }
         _ => log::warn!("d{current}: unexpected vector {trap} from a guest; ignored"),
     }
 }
@@ -64,6 +71,11 @@ pub fn handle_irq(hypervisor: &mut super::Hypervisor, trap: u8) {
         IRQ_TIMER => {
             time::on_tick();
             fire_timers(hypervisor);
+            if time::ticks() % crate::credit::TICKS_PER_PERIOD == 0 {
+                let mut accounts: alloc::vec::Vec<&mut crate::credit::Account> =
+                    hypervisor.domains.values_mut().map(|domain| &mut domain.account).collect();
+                crate::credit::distribute(&mut accounts);
+            }
         }
         IRQ_COM1 => {
             let arrived = CONSOLE.lock().poll_input();

@@ -192,8 +192,9 @@ fn signal_selector(domain: &mut Domain, word: usize) {
             newly_signalled = true;
         }
     });
-    if newly_signalled {
+    if newly_signalled && domain.vcpu.blocked {
         domain.vcpu.blocked = false;
+        domain.account.wake();
     }
 }
 

@@ -1,8 +1,9 @@
 //! Choosing the next vCPU and returning to it.
 //!
-//! Round robin over runnable domains, starting after the current one, so a
-//! timer tick moves the CPU on. With nothing runnable the CPU idles with
-//! interrupts on until an interrupt makes a vCPU runnable.
+//! The credit scheduler ([`crate::credit`]) picks among runnable domains
+//! after every entry, so a timer tick can move the CPU on. With nothing
+//! runnable the CPU idles with interrupts on until an interrupt makes a vCPU
+//! runnable.
 
 use super::{HYPERVISOR, Hypervisor, traps};
 use crate::arch::entry::exit_to_guest;
@@ -37,9 +38,9 @@ pub fn run_next() -> ! {
 }
 
 fn pick(hypervisor: &Hypervisor) -> Option<DomId> {
-    let after = hypervisor.domains.range(hypervisor.current + 1..).map(|(id, _)| *id);
-    let before = hypervisor.domains.range(..=hypervisor.current).map(|(id, _)| *id);
-    after.chain(before).find(|id| hypervisor.domains[id].is_runnable())
+    let candidates: alloc::vec::Vec<(DomId, crate::credit::Account, bool)> =
+        hypervisor.domains.iter().map(|(&id, domain)| (id, domain.account, domain.is_runnable())).collect();
+    crate::credit::pick(&candidates, hypervisor.current)
 }
 
 /// Waits for one interrupt with interrupts enabled, then disables them again.
