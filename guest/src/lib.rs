@@ -13,6 +13,7 @@
 extern crate alloc;
 
 pub mod attack;
+pub mod boot_status;
 #[cfg(target_os = "none")]
 mod entry;
 #[cfg(target_os = "none")]
@@ -22,8 +23,13 @@ pub mod events;
 pub mod fault;
 #[cfg(target_os = "none")]
 pub mod hypercall;
+pub mod ring_console;
+#[cfg(target_os = "none")]
+pub mod time;
 #[cfg(target_os = "none")]
 pub mod traps;
+#[cfg(target_os = "none")]
+pub mod wait;
 
 #[cfg(target_os = "none")]
 pub use entry::{memory_end, ramdisk, shared_info, start_info, virt_base};
