@@ -1,0 +1,15 @@
+//! The host-testable core of the DomU kernel: its identity from the command
+//! line, the console shell and its commands. The `domu` binary supplies a
+//! [`shell::Platform`] backed by hypercalls and feeds console input to a
+//! [`shell::Shell`].
+
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod identity;
+pub mod shell;
+pub mod terminal;
+
+pub use identity::Identity;
+pub use shell::{Platform, Shell};
