@@ -49,6 +49,11 @@ pub const BINARIES: &[Binary] = &[
         name: "dom0",
         placement: Placement::Dom0,
     },
+    Binary {
+        package: "domu",
+        name: "domu",
+        placement: Placement::Ramdisk("boot/domu"),
+    },
 ];
 
 /// Paths of the Hospes cargo workspace.
@@ -169,7 +174,9 @@ mod tests {
                 "-p",
                 "kernel",
                 "-p",
-                "dom0"
+                "dom0",
+                "-p",
+                "domu"
             ]
         );
         assert_eq!(command.get_current_dir(), Some(Path::new("/src/hospes")));

@@ -57,6 +57,14 @@ pub trait Platform {
     /// makes the hypervisor crash Dom0 and stop the machine. Returns only if
     /// that did not happen, with what happened instead.
     fn selftest_iret(&mut self) -> String;
+    /// Runs a domain-management command, writing its output; returns the
+    /// error line to print when it fails.
+    fn xl_domain(&mut self, command: crate::xl::XlCommand) -> Result<(), String>;
+    /// Returns true while the terminal is attached to a guest console, when
+    /// the shell must not print its prompt.
+    fn console_attached(&self) -> bool {
+        false
+    }
 }
 
 /// A fault caught by the handler during `selftest trap`.

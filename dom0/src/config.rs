@@ -1654,4 +1654,21 @@ on_crash = \"restart\"
             check_never_panics(&input);
         }
     }
+
+    #[test]
+    fn shipped_example_configs_parse() {
+        let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs/etc/xen");
+        let mut parsed = 0;
+        for entry in std::fs::read_dir(directory).expect("rootfs/etc/xen exists") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                continue;
+            }
+            let text = std::fs::read(&path).expect("config readable");
+            let config = parse(&path.display().to_string(), &text).expect("example config parses");
+            assert_eq!(config.kernel, "/boot/domu", "{}", path.display());
+            parsed += 1;
+        }
+        assert_eq!(parsed, 3);
+    }
 }

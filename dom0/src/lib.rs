@@ -14,7 +14,7 @@ pub mod domname;
 pub mod line;
 pub mod ramdisk;
 pub mod shell;
-mod xl;
+pub mod xl;
 pub mod xl_list;
 
 #[cfg(test)]

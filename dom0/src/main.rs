@@ -8,9 +8,15 @@
 #![cfg_attr(target_os = "none", no_main)]
 
 #[cfg(target_os = "none")]
+mod builder;
+#[cfg(target_os = "none")]
 mod platform;
 #[cfg(target_os = "none")]
+mod window;
+#[cfg(target_os = "none")]
 mod selftest_domain;
+#[cfg(target_os = "none")]
+mod toolstack;
 
 #[cfg(target_os = "none")]
 extern crate alloc;
@@ -30,6 +36,7 @@ fn guest_main() -> ! {
         guest::ramdisk().len()
     );
     const VIRQ_CONSOLE: u32 = 2;
+    const VIRQ_DOM_EXC: u32 = 3;
     let console_port = match guest::events::bind_virq(VIRQ_CONSOLE) {
         Ok(port) => Some(port),
         Err(errno) => {
@@ -37,24 +44,40 @@ fn guest_main() -> ! {
             None
         }
     };
+    if let Err(errno) = guest::events::bind_virq(VIRQ_DOM_EXC) {
+        println!("dom0: cannot bind VIRQ_DOM_EXC: {errno}; stopped domains are noticed at the next console event");
+    }
 
     let mut platform = platform::HypercallPlatform::default();
     let mut shell = dom0::Shell::new();
     shell.start(&mut platform);
     let mut buffer = [0u8; 64];
     loop {
-        match hypercall::console_read(&mut buffer) {
-            Ok(0) => {
-                if let Some(port) = console_port {
-                    guest::events::take(port);
-                    hypercall::block();
-                } else {
-                    hypercall::yield_now();
-                }
+        // Check for work with upcalls masked, so an event arriving after the
+        // check still ends the block (see guest::wait).
+        let mut detached = false;
+        let read = guest::wait::block_until(|| {
+            detached |= platform.poll_guests();
+            if detached {
+                return Some(Ok(0));
             }
+            match hypercall::console_read(&mut buffer) {
+                Ok(0) if console_port.is_some() => None,
+                other => Some(other),
+            }
+        });
+        if detached {
+            shell.start_prompt(&mut platform);
+        }
+        match read {
+            Ok(0) => hypercall::yield_now(),
             Ok(count) => {
                 for &byte in &buffer[..count] {
-                    shell.feed(byte, &mut platform);
+                    if platform.attached_console() {
+                        platform.console_input(byte, &mut shell);
+                    } else {
+                        shell.feed(byte, &mut platform);
+                    }
                 }
             }
             Err(errno) => {

@@ -3,6 +3,10 @@
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use crate::toolstack::{self, Toolstack};
+use alloc::format;
+use dom0::domname::HypercallFailure;
+use dom0::xl::XlCommand;
 use dom0::{AttackReport, Platform, TrapReport};
 use guest::hypercall;
 use hypercalls::number::xenver;
@@ -19,11 +23,112 @@ const DMESG_BYTES: usize = 64 * 1024;
 pub struct HypercallPlatform {
     /// The hostile cases of `selftest attack`, built on its first run.
     attacks: Option<guest::attack::Suite>,
+    toolstack: Toolstack,
+}
+
+/// Ctrl-]: detaches the terminal from a guest console, as in Xen's `xl console`.
+const DETACH: u8 = 0x1D;
+
+impl HypercallPlatform {
+    /// Drains guest consoles and handles guests that stopped; returns true
+    /// when the attached guest stopped and the terminal is Dom0's again.
+    pub fn poll_guests(&mut self) -> bool {
+        self.toolstack.poll(&mut |bytes: &[u8]| guest::console::write_raw(bytes))
+    }
+
+    pub fn attached_console(&self) -> bool {
+        self.toolstack.attached.is_some()
+    }
+
+    /// Sends a typed byte to the attached guest; Ctrl-] detaches and brings
+    /// the Dom0 prompt back.
+    pub fn console_input(&mut self, byte: u8, shell: &mut dom0::Shell) {
+        if byte == DETACH {
+            self.toolstack.attached = None;
+            guest::console::write_raw(b"\r\n");
+            shell.start_prompt(self);
+            return;
+        }
+        self.toolstack.input(&[byte]);
+    }
+
+    fn domain_command(&mut self, command: XlCommand) -> Result<(), String> {
+        let output = |bytes: &[u8]| guest::console::write_raw(bytes);
+        match command {
+            XlCommand::Create { path, console, wait } => {
+                let id = self.toolstack.create(guest::ramdisk(), &path)?;
+                if wait {
+                    self.toolstack.wait_ready(id, output)?;
+                }
+                if console {
+                    self.toolstack.attach(id, output)?;
+                }
+                Ok(())
+            }
+            XlCommand::List { domain } => self.list(domain.as_deref()),
+            XlCommand::Console(target) => {
+                let id = self.resolve_guest(&target)?;
+                self.toolstack.attach(id, output)
+            }
+            XlCommand::Destroy(target) => {
+                let id = self.resolve_guest(&target)?;
+                self.toolstack.destroy(id)
+            }
+            XlCommand::Pause(target) => self.set_paused(&target, true),
+            XlCommand::Unpause(target) => self.set_paused(&target, false),
+            XlCommand::Shutdown(target) => self.stop(&target, ShutdownReason::Poweroff, "shutdown"),
+            XlCommand::Reboot(target) => self.stop(&target, ShutdownReason::Reboot, "reboot"),
+        }
+    }
+
+    fn attacks(&mut self) -> &guest::attack::Suite {
+        self.attacks.get_or_insert_with(guest::attack::Suite::new)
+    }
 }
 
 impl HypercallPlatform {
-    fn attacks(&mut self) -> &guest::attack::Suite {
-        self.attacks.get_or_insert_with(guest::attack::Suite::new)
+    /// Resolves a `DOM` argument to a DomU this toolstack built.
+    fn resolve_guest(&self, target: &str) -> Result<u16, String> {
+        let id = self.toolstack.resolve(target)?;
+        if id == 0 {
+            return Err(format!("xl: {target} is Dom0; this command works on DomUs only"));
+        }
+        Ok(id)
+    }
+
+    fn set_paused(&mut self, target: &str, paused: bool) -> Result<(), String> {
+        let id = self.resolve_guest(target)?;
+        let (subcommand, action) = if paused { ("pause", "pause") } else { ("unpause", "unpause") };
+        crate::builder::set_paused(id, paused).map_err(|errno| {
+            let failure = HypercallFailure { subcommand, action, domain: target, detail: "", errno, reason: None };
+            format!("{failure}")
+        })
+    }
+
+    fn stop(&mut self, target: &str, reason: ShutdownReason, subcommand: &str) -> Result<(), String> {
+        let id = self.resolve_guest(target)?;
+        toolstack::remote_shutdown(id, reason).map(|_| ()).map_err(|errno| {
+            let failure = HypercallFailure { subcommand, action: "shut down", domain: target, detail: "", errno, reason: None };
+            format!("{failure}")
+        })?;
+        let _ = self.poll_guests();
+        Ok(())
+    }
+
+    /// `xl list [DOM]` in Xen's columns.
+    fn list(&mut self, filter: Option<&str>) -> Result<(), String> {
+        let records = crate::builder::list_domains().map_err(|errno| format!("xl list: cannot list domains: {}", errno.name()))?;
+        let wanted = match filter {
+            Some(target) => Some(self.toolstack.resolve(target)?),
+            None => None,
+        };
+        let shown: Vec<DomainInfo> =
+            records.into_iter().filter(|record| wanted.is_none_or(|id| record.domain == id)).collect();
+        for line in dom0::xl_list::format_list(&shown, &self.toolstack.names()) {
+            guest::console::write(line.as_bytes());
+            guest::console::write(b"\n");
+        }
+        Ok(())
     }
 }
 
@@ -33,6 +138,14 @@ fn string_from(buffer: &[u8]) -> String {
 }
 
 impl Platform for HypercallPlatform {
+    fn xl_domain(&mut self, command: XlCommand) -> Result<(), String> {
+        self.domain_command(command)
+    }
+
+    fn console_attached(&self) -> bool {
+        self.toolstack.attached.is_some()
+    }
+
     fn write(&mut self, bytes: &[u8]) {
         guest::console::write_raw(bytes);
     }

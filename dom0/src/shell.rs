@@ -30,6 +30,11 @@ impl Shell {
         self.editor.start_line(&mut PlatformOutput(platform));
     }
 
+    /// Prints a fresh prompt, for when the terminal comes back from a guest console.
+    pub fn start_prompt(&mut self, platform: &mut impl Platform) {
+        self.editor.start_line(&mut PlatformOutput(platform));
+    }
+
     /// Processes one byte from the console. On Enter, runs the line as a
     /// command and prints the next prompt.
     pub fn feed(&mut self, byte: u8, platform: &mut impl Platform) {
@@ -37,7 +42,9 @@ impl Shell {
             return;
         };
         commands::run(&line, platform);
-        self.editor.start_line(&mut PlatformOutput(platform));
+        if !platform.console_attached() {
+            self.editor.start_line(&mut PlatformOutput(platform));
+        }
     }
 }
 
@@ -127,7 +134,7 @@ mod tests {
         type_bytes(&mut shell, &mut platform, b"ls /etc\r");
         assert_eq!(
             platform.output_text(),
-            "ls /etc\r\nhospes/\r\nmotd\r\ndom0> "
+            "ls /etc\r\nhospes/\r\nmotd\r\nxen/\r\ndom0> "
         );
     }
 

@@ -25,6 +25,8 @@ pub struct MockPlatform {
     pub poweroff_calls: u32,
     pub selftest_calls: u32,
     pub crash_calls: u32,
+    pub xl_commands: Vec<crate::xl::XlCommand>,
+    pub xl_result: Result<(), String>,
     /// Reports `run_attack_case` returns, by index.
     pub attacks: Vec<AttackReport>,
     /// Indexes `run_attack_case` was called with, in order.
@@ -56,6 +58,8 @@ impl MockPlatform {
             poweroff_calls: 0,
             selftest_calls: 0,
             crash_calls: 0,
+            xl_commands: Vec::new(),
+            xl_result: Ok(()),
             attacks: Vec::new(),
             attack_runs: Vec::new(),
             iret_calls: 0,
@@ -132,6 +136,11 @@ impl Platform for MockPlatform {
     fn selftest_trap(&mut self) -> Result<TrapReport, &'static str> {
         self.selftest_calls += 1;
         self.trap
+    }
+
+    fn xl_domain(&mut self, command: crate::xl::XlCommand) -> Result<(), String> {
+        self.xl_commands.push(command);
+        self.xl_result.clone()
     }
 
     fn selftest_domain(&mut self) -> Vec<(String, bool)> {

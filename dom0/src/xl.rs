@@ -13,10 +13,79 @@ const PAGES_PER_MIB: u64 = (1 << 20) / hypercalls::PAGE_SIZE as u64;
 const HELP: &str = "\
 Usage: xl SUBCOMMAND
 Subcommands:
-  info   print host and hypervisor information
-  dmesg  print the hypervisor's log buffer
-  help   list these subcommands
+  create [-c] [-w] FILE  create a domain from a config file (-c: attach its console, -w: wait until it is up)
+  list [DOM]             list domains
+  console DOM            attach to a domain's console; Ctrl-] detaches
+  pause DOM              pause a domain
+  unpause DOM            unpause a domain
+  shutdown DOM           shut a domain down (its on_poweroff action follows)
+  reboot DOM             reboot a domain (its on_reboot action follows)
+  destroy DOM            destroy a domain at once
+  info                   print host and hypervisor information
+  dmesg                  print the hypervisor's log buffer
+  help                   list these subcommands
 ";
+
+/// A domain-management request for the toolstack, parsed from `xl` arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XlCommand {
+    Create { path: String, console: bool, wait: bool },
+    List { domain: Option<String> },
+    Console(String),
+    Pause(String),
+    Unpause(String),
+    Shutdown(String),
+    Reboot(String),
+    Destroy(String),
+}
+
+/// Parses `xl create [-c] [-w] FILE`.
+fn parse_create(rest: &[String]) -> Result<XlCommand, String> {
+    let mut console = false;
+    let mut wait = false;
+    let mut path = None;
+    for word in rest {
+        match word.as_str() {
+            "-c" => console = true,
+            "-w" => wait = true,
+            option if option.starts_with('-') => {
+                return Err(format!("xl create: unknown option '{option}'; usage: xl create [-c] [-w] FILE"));
+            }
+            file if path.is_none() => path = Some(file.into()),
+            extra => return Err(format!("xl create: unexpected argument '{extra}'; usage: xl create [-c] [-w] FILE")),
+        }
+    }
+    let path = path.ok_or_else(|| String::from("xl create: missing config file; usage: xl create [-c] [-w] FILE"))?;
+    Ok(XlCommand::Create { path, console, wait })
+}
+
+/// Parses a subcommand that takes exactly one domain name or id.
+fn parse_domain(subcommand: &str, rest: &[String]) -> Result<String, String> {
+    match rest {
+        [domain] => Ok(domain.clone()),
+        [] => Err(format!("xl {subcommand}: missing domain; usage: xl {subcommand} DOM")),
+        [_, extra, ..] => Err(format!("xl {subcommand}: unexpected argument '{extra}'; usage: xl {subcommand} DOM")),
+    }
+}
+
+fn parse_command(subcommand: &str, rest: &[String]) -> Option<Result<XlCommand, String>> {
+    let parsed = match subcommand {
+        "create" => parse_create(rest),
+        "list" => match rest {
+            [] => Ok(XlCommand::List { domain: None }),
+            [domain] => Ok(XlCommand::List { domain: Some(domain.clone()) }),
+            [_, extra, ..] => Err(format!("xl list: unexpected argument '{extra}'; usage: xl list [DOM]")),
+        },
+        "console" => parse_domain(subcommand, rest).map(XlCommand::Console),
+        "pause" => parse_domain(subcommand, rest).map(XlCommand::Pause),
+        "unpause" => parse_domain(subcommand, rest).map(XlCommand::Unpause),
+        "shutdown" => parse_domain(subcommand, rest).map(XlCommand::Shutdown),
+        "reboot" => parse_domain(subcommand, rest).map(XlCommand::Reboot),
+        "destroy" => parse_domain(subcommand, rest).map(XlCommand::Destroy),
+        _ => return None,
+    };
+    Some(parsed)
+}
 
 /// Runs `xl` with `arguments`, the words after `xl`.
 pub(crate) fn run(arguments: &[String], platform: &mut impl Platform) {
@@ -24,6 +93,14 @@ pub(crate) fn run(arguments: &[String], platform: &mut impl Platform) {
         write_text(platform, HELP.as_bytes());
         return;
     };
+
+    if let Some(parsed) = parse_command(subcommand, rest) {
+        let outcome = parsed.and_then(|command| platform.xl_domain(command));
+        if let Err(message) = outcome {
+            write_line(platform, &message);
+        }
+        return;
+    }
 
     match subcommand.as_str() {
         "help" => {
@@ -130,6 +207,7 @@ mod tests {
 
     use hypercalls::Errno;
 
+    use super::XlCommand;
     use crate::commands::run;
     use crate::testing::MockPlatform;
 
@@ -337,5 +415,42 @@ mod tests {
             output_of("xl frobnicate"),
             ["xl: unknown subcommand 'frobnicate'; run 'xl help' for the list"]
         );
+    }
+
+    #[test]
+    fn create_parses_flags_and_file() {
+        let mut platform = MockPlatform::new();
+        assert!(run_on(&mut platform, "xl create -c -w /etc/xen/guest1.cfg").is_empty());
+        assert_eq!(
+            platform.xl_commands,
+            [XlCommand::Create { path: "/etc/xen/guest1.cfg".into(), console: true, wait: true }]
+        );
+    }
+
+    #[test]
+    fn create_usage_errors() {
+        assert_eq!(output_of("xl create"), ["xl create: missing config file; usage: xl create [-c] [-w] FILE"]);
+        assert_eq!(output_of("xl create -x a.cfg"), ["xl create: unknown option '-x'; usage: xl create [-c] [-w] FILE"]);
+        assert_eq!(output_of("xl create a.cfg b.cfg"), ["xl create: unexpected argument 'b.cfg'; usage: xl create [-c] [-w] FILE"]);
+    }
+
+    #[test]
+    fn domain_subcommands_take_one_domain() {
+        let mut platform = MockPlatform::new();
+        for line in ["xl pause guest1", "xl unpause 3", "xl shutdown guest1", "xl reboot guest1", "xl destroy 2", "xl console guest2", "xl list", "xl list guest1"] {
+            assert!(run_on(&mut platform, line).is_empty(), "{line}");
+        }
+        assert_eq!(platform.xl_commands.len(), 8);
+        assert_eq!(platform.xl_commands[1], XlCommand::Unpause("3".into()));
+        assert_eq!(platform.xl_commands[6], XlCommand::List { domain: None });
+        assert_eq!(output_of("xl destroy"), ["xl destroy: missing domain; usage: xl destroy DOM"]);
+        assert_eq!(output_of("xl pause a b"), ["xl pause: unexpected argument 'b'; usage: xl pause DOM"]);
+    }
+
+    #[test]
+    fn toolstack_error_is_printed() {
+        let mut platform = MockPlatform::new();
+        platform.xl_result = Err("xl: domain 'ghost' not found; run 'xl list' to see the domains".into());
+        assert_eq!(run_on(&mut platform, "xl destroy ghost"), ["xl: domain 'ghost' not found; run 'xl list' to see the domains"]);
     }
 }

@@ -84,6 +84,34 @@ pub fn sysctl(request: &mut Sysctl) -> Result<i64, Errno> {
     check(raw(Hypercall::Sysctl, [request as *mut Sysctl as u64, 0, 0, 0, 0]))
 }
 
+/// One `mmu_update` request: the entry's machine address (command in bits 0-1) and its new value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MmuUpdate {
+    pub pointer: u64,
+    pub value: u64,
+}
+
+/// One `mmuext_op` operation.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MmuextOp {
+    pub command: u32,
+    pub _pad: u32,
+    pub argument: u64,
+    pub second: u64,
+}
+
+/// Applies page-table updates, naming `foreign` as the owner of mapped frames.
+pub fn mmu_update(requests: &[MmuUpdate], foreign: u16) -> Result<i64, Errno> {
+    check(raw(Hypercall::MmuUpdate, [requests.as_ptr() as u64, requests.len() as u64, 0, foreign as u64, 0]))
+}
+
+/// Runs extended MMU operations (pin, unpin, new base pointer) for `foreign`'s frames.
+pub fn mmuext_op(operations: &[MmuextOp], foreign: u16) -> Result<i64, Errno> {
+    check(raw(Hypercall::MmuextOp, [operations.as_ptr() as u64, operations.len() as u64, 0, foreign as u64, 0]))
+}
+
 pub fn domctl(request: &mut hypercalls::domctl::Domctl) -> Result<i64, Errno> {
     check(raw(Hypercall::Domctl, [request as *mut hypercalls::domctl::Domctl as u64, 0, 0, 0, 0]))
 }

@@ -29,11 +29,13 @@ pub struct Account {
     pub boosted: bool,
     /// Ran during the current period (or is runnable), so it shares its credit.
     pub active: bool,
+    /// Called `SCHEDOP_yield`: goes behind every other runnable vCPU once.
+    pub yielded: bool,
 }
 
 impl Default for Account {
     fn default() -> Self {
-        Account { weight: DEFAULT_WEIGHT, credit: 0, boosted: false, active: false }
+        Account { weight: DEFAULT_WEIGHT, credit: 0, boosted: false, active: false, yielded: false }
     }
 }
 
@@ -43,11 +45,15 @@ pub enum Priority {
     Boost,
     Under,
     Over,
+    /// Yielded: runs only when nothing else is runnable.
+    Yielded,
 }
 
 impl Account {
     pub fn priority(&self) -> Priority {
-        if self.boosted {
+        if self.yielded {
+            Priority::Yielded
+        } else if self.boosted {
             Priority::Boost
         } else if self.credit > 0 {
             Priority::Under
@@ -155,6 +161,15 @@ mod tests {
         let candidates = [(0u16, idle, false), (1u16, busy, true)];
         assert_eq!(pick(&candidates, 1), Some(1));
         assert_eq!(pick(&[(0u16, idle, false)], 0), None);
+    }
+
+    #[test]
+    fn yielded_vcpu_goes_last_once() {
+        let mut yielding = Account { credit: CREDIT_CAP, ..Default::default() };
+        yielding.yielded = true;
+        let starved = Account { credit: -200, ..Default::default() };
+        assert_eq!(pick(&[(0u16, yielding, true), (1u16, starved, true)], 0), Some(1));
+        assert_eq!(pick(&[(0u16, yielding, true), (1u16, starved, false)], 0), Some(0));
     }
 
     #[test]

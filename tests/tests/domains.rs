@@ -3,7 +3,7 @@
 
 use boot::BootPath;
 use std::time::Duration;
-use tests::{BOOT_TIMEOUT, Error, Machine, PROMPT, lines};
+use tests::{BOOT_TIMEOUT, COMMAND_TIMEOUT, Error, Machine, PROMPT, lines};
 
 /// Time `selftest domain` may take for its 20 cycles under TCG.
 const SELFTEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -30,5 +30,130 @@ fn selftest_domain_lifecycle() -> Result<(), Error> {
     assert!(output.contains("destroy of Dom0 gives EINVAL: PASS"), "{output}");
     assert!(output.contains(", 0 failed"), "{output}");
     assert_eq!(free_memory(&mut machine)?, before, "free memory after the selftest");
+    Ok(())
+}
+
+/// Time a DomU may take from `xl create -w` to its ready signal under TCG.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Ctrl-]: leaves a guest console.
+const DETACH: &[u8] = b"\x1d";
+
+/// Creates `/etc/xen/NAME.cfg` and waits for the guest's ready signal.
+fn create(machine: &mut Machine, name: &str) -> Result<(), Error> {
+    machine.send(&format!("xl create -w /etc/xen/{name}.cfg"))?;
+    let output = machine.expect(PROMPT, CREATE_TIMEOUT)?;
+    assert!(!output.contains("xl create:"), "xl create {name} failed: {output}");
+    Ok(())
+}
+
+/// Attaches to a guest's console, runs `line` there, detaches and returns
+/// what the guest printed. The attach replays the console history, so the
+/// output is taken from the guest's echo of `line` (unique per call) onward.
+fn in_console(machine: &mut Machine, name: &str, line: &str) -> Result<String, Error> {
+    machine.send(&format!("xl console {name}"))?;
+    machine.expect(&format!("{name}> "), COMMAND_TIMEOUT)?;
+    machine.send(line)?;
+    machine.expect(&format!("{line}\r\n"), COMMAND_TIMEOUT)?;
+    let output = machine.expect(&format!("{name}> "), COMMAND_TIMEOUT)?;
+    machine.send_bytes(DETACH)?;
+    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+    Ok(output)
+}
+
+/// Returns the `xl list` row of `name`, split into columns.
+fn list_row(machine: &mut Machine, name: &str) -> Result<Option<Vec<String>>, Error> {
+    let list = machine.run("xl list")?;
+    Ok(lines(&list)
+        .iter()
+        .find(|line| line.split_whitespace().next() == Some(name))
+        .map(|line| line.split_whitespace().map(String::from).collect()))
+}
+
+#[test]
+fn three_domus_lifecycle() -> Result<(), Error> {
+    let mut machine = Machine::boot("domu-lifecycle", BootPath::Direct)?;
+    machine.expect(PROMPT, BOOT_TIMEOUT)?;
+    let before = free_memory(&mut machine)?;
+
+    for name in ["guest1", "guest2", "guest3"] {
+        create(&mut machine, name)?;
+    }
+    for (id, name) in [(1, "guest1"), (2, "guest2"), (3, "guest3")] {
+        let info = in_console(&mut machine, name, "info")?;
+        assert!(info.contains(&format!("name : {name}")), "{info}");
+        assert!(info.contains(&format!("domid : {id}")), "{info}");
+        assert!(info.contains("ring : 1"), "{info}");
+    }
+
+    // A spinning guest must not starve Dom0's console.
+    machine.send("xl console guest2")?;
+    machine.expect("guest2> ", COMMAND_TIMEOUT)?;
+    machine.send("spin 5")?;
+    machine.send_bytes(DETACH)?;
+    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+    let row = list_row(&mut machine, "guest2")?.expect("guest2 listed while it spins");
+    assert_eq!(row[1], "2", "{row:?}");
+
+    // guest3 crashes; on_crash = preserve keeps it, crashed, and the others answer.
+    machine.send("xl console guest3")?;
+    machine.expect("guest3> ", COMMAND_TIMEOUT)?;
+    machine.send("crash")?;
+    machine.expect("xl: guest3 stopped (crash); preserved", COMMAND_TIMEOUT)?;
+    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+    let row = list_row(&mut machine, "guest3")?.expect("preserved guest3 is listed");
+    assert_eq!(row[4], "---sc-", "crashed state letters: {row:?}");
+    let echo = in_console(&mut machine, "guest1", "echo still here")?;
+    assert!(echo.contains("still here"), "{echo}");
+    machine.send("xl console guest2")?;
+    machine.expect("spun 5 s", COMMAND_TIMEOUT)?;
+    machine.send_bytes(DETACH)?;
+    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+
+    for name in ["guest1", "guest2", "guest3"] {
+        let output = machine.run(&format!("xl destroy {name}"))?;
+        assert!(!output.contains("xl"), "destroy {name}: {output}");
+    }
+    assert_eq!(list_row(&mut machine, "guest1")?, None);
+    assert_eq!(free_memory(&mut machine)?, before, "free memory after destroying every guest");
+    Ok(())
+}
+
+#[test]
+fn create_destroy_cycles_leak_nothing() -> Result<(), Error> {
+    let mut machine = Machine::boot("domu-cycles", BootPath::Direct)?;
+    machine.expect(PROMPT, BOOT_TIMEOUT)?;
+    let before = free_memory(&mut machine)?;
+    for _ in 0..20 {
+        create(&mut machine, "guest1")?;
+        let output = machine.run("xl destroy guest1")?;
+        assert!(!output.contains("xl"), "{output}");
+    }
+    assert_eq!(free_memory(&mut machine)?, before, "free memory after 20 create/destroy cycles");
+    Ok(())
+}
+
+#[test]
+fn xl_errors_name_the_problem() -> Result<(), Error> {
+    let mut machine = Machine::boot("domu-errors", BootPath::Direct)?;
+    machine.expect(PROMPT, BOOT_TIMEOUT)?;
+    let before = free_memory(&mut machine)?;
+
+    let missing = machine.run("xl create /etc/xen/nope.cfg")?;
+    assert!(missing.contains("config file /etc/xen/nope.cfg not found"), "{missing}");
+    let bad_key = machine.run("xl create /etc/xen/test/bad-key.cfg")?;
+    assert!(bad_key.contains("/etc/xen/test/bad-key.cfg:3: unknown key 'memroy'"), "{bad_key}");
+    let huge = machine.run("xl create /etc/xen/test/huge.cfg")?;
+    assert!(huge.contains("xl create: cannot set memory of huge to 4096 MiB: ENOMEM, "), "{huge}");
+    assert!(huge.contains("MiB free"), "{huge}");
+    assert_eq!(free_memory(&mut machine)?, before, "a failed create leaves nothing allocated");
+    assert_eq!(list_row(&mut machine, "huge")?, None);
+
+    create(&mut machine, "guest1")?;
+    let duplicate = machine.run("xl create /etc/xen/guest1.cfg")?;
+    assert!(duplicate.contains("a domain named guest1 already exists"), "{duplicate}");
+    let unknown = machine.run("xl destroy ghost")?;
+    assert!(unknown.contains("xl: domain 'ghost' not found"), "{unknown}");
+    let dom0 = machine.run("xl destroy 0")?;
+    assert!(dom0.contains("is Dom0"), "{dom0}");
     Ok(())
 }

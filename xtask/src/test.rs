@@ -39,7 +39,7 @@ pub fn run_all(workspace: &Workspace, accel: Option<Accel>) -> Result<ExitCode, 
     prereq::ensure(workspace)?;
 
     let mut reports = Vec::new();
-    let cargo_steps: [(&'static str, &[&str]); 4] = [
+    let cargo_steps: [(&'static str, &[&str]); 5] = [
         (
             "host unit tests (hypercalls, pvbuild, boot, xtask)",
             &[
@@ -57,6 +57,7 @@ pub fn run_all(workspace: &Workspace, accel: Option<Accel>) -> Result<ExitCode, 
         ("kernel library tests", &["test", "-p", "kernel", "--lib"]),
         ("dom0 library tests", &["test", "-p", "dom0", "--lib"]),
         ("guest library tests", &["test", "-p", "guest", "--lib"]),
+        ("domu library tests", &["test", "-p", "domu", "--lib"]),
     ];
     for (name, arguments) in cargo_steps {
         let mut command = workspace.cargo();

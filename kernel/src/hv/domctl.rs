@@ -128,6 +128,9 @@ fn set_paused(hypervisor: &mut Hypervisor, target: DomId, paused: bool) -> Resul
         return Err(Errno::EINVAL);
     }
     domain.paused = paused;
+    if !paused {
+        domain.account.active = true;
+    }
     Ok(())
 }
 

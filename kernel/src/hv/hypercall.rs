@@ -240,7 +240,10 @@ fn sched_op_compat(domain: &mut Domain, command: u64, argument: u64) -> HyperRes
 
 fn yield_or_block(domain: &mut Domain, command: u64) -> HyperResult {
     match command {
-        sched::SCHEDOP_YIELD => Ok(0),
+        sched::SCHEDOP_YIELD => {
+            domain.account.yielded = true;
+            Ok(0)
+        }
         sched::SCHEDOP_BLOCK => {
             block(domain);
             Ok(0)

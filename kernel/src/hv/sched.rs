@@ -24,6 +24,7 @@ pub fn run_next() -> ! {
             publish_time(domain);
             let frame = domain.vcpu.frame;
             let cr3 = domain.vcpu.cr3;
+            domain.account.yielded = false;
             hypervisor.current = next;
             hypervisor.entered_at = time::rdtsc();
             drop(guard);

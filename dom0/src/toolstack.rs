@@ -1,0 +1,328 @@
+//! The toolstack's state in Dom0: the DomUs it built, their consoles, and
+//! what happens when one stops.
+//!
+//! Each DomU's console ring lives in one of its pages, which Dom0 keeps
+//! mapped. [`Toolstack::poll`] drains every ring into that guest's history
+//! (and onto the terminal when attached); input typed while attached goes
+//! into the ring. The ring indices are written by the guest, so they are
+//! checked before every use: a guest that claims more bytes than the ring
+//! holds has its ring resynchronised and the event logged, nothing more.
+
+use crate::builder::{self, BuildFailure, DomainSpec};
+use crate::window::Window;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use dom0::config::{self, DomainConfig, ShutdownAction};
+use dom0::console_log::ConsoleLog;
+use dom0::domname::{self, HypercallFailure};
+use dom0::ramdisk::{self, Node};
+use guest::hypercall;
+use guest::ring_console::ring::ring_fill;
+use hypercalls::console::{IN_SIZE, OUT_SIZE, XenconsInterface};
+use hypercalls::sched::ShutdownReason;
+use hypercalls::sysctl::{DOMINF_SHUTDOWN, DOMINF_SHUTDOWN_SHIFT};
+use hypercalls::Errno;
+
+/// Seconds `xl create -w` waits for a guest to report that it is ready.
+const READY_TIMEOUT_SECONDS: u64 = 60;
+const EVTCHNOP_SEND: u64 = 4;
+
+/// One DomU the toolstack manages.
+struct Guest {
+    name: String,
+    config: DomainConfig,
+    console_port: u32,
+    ring: *mut XenconsInterface,
+    log: ConsoleLog,
+    /// The stop already handled, so a preserved domain is reported once.
+    handled_stop: bool,
+}
+
+pub struct Toolstack {
+    window: Option<Window>,
+    guests: BTreeMap<u16, Guest>,
+    /// The domain whose console the terminal is attached to.
+    pub attached: Option<u16>,
+}
+
+/// Reads the guest-written indices of a ring and the bytes between them.
+fn volatile_read<T: Copy>(pointer: *const T) -> T {
+    // SAFETY: callers pass pointers into a console page Dom0 keeps mapped for
+    // the guest's lifetime; the read is a plain copy of integers.
+    unsafe { pointer.read_volatile() }
+}
+
+fn volatile_write<T: Copy>(pointer: *mut T, value: T) {
+    // SAFETY: as in `volatile_read`, for a page mapped writable.
+    unsafe { pointer.write_volatile(value) }
+}
+
+impl Toolstack {
+    pub const fn new() -> Self {
+        Toolstack { window: None, guests: BTreeMap::new(), attached: None }
+    }
+
+    fn window(&mut self) -> Result<&Window, String> {
+        if self.window.is_none() {
+            let window = Window::new().map_err(|errno| format!("xl: cannot set up Dom0's foreign-mapping window: {errno}"))?;
+            self.window = Some(window);
+        }
+        self.window.as_ref().ok_or_else(|| String::from("xl: no foreign-mapping window"))
+    }
+
+    /// Lists (id, name) of the managed domains, for name resolution.
+    pub fn names(&self) -> Vec<(u16, String)> {
+        self.guests.iter().map(|(&id, guest)| (id, guest.name.clone())).collect()
+    }
+
+    pub fn name_of(&self, id: u16) -> Option<&str> {
+        self.guests.get(&id).map(|guest| guest.name.as_str())
+    }
+
+    /// Resolves a `DOM` argument to a DomU managed here.
+    pub fn resolve(&self, argument: &str) -> Result<u16, String> {
+        domname::resolve(argument, &self.names()).map_err(|error| format!("{error}"))
+    }
+
+    /// `xl create`: reads the config and kernel from the ramdisk and builds the domain.
+    pub fn create(&mut self, ramdisk: &'static [u8], path: &str) -> Result<u16, String> {
+        let text = match ramdisk::lookup(ramdisk, path) {
+            Some(Node::File(text)) => text,
+            Some(_) => return Err(format!("xl create: {path} is not a regular file")),
+            None => return Err(format!("xl create: config file {path} not found in the Dom0 ramdisk; try 'ls /etc/xen'")),
+        };
+        let config = config::parse(path, text).map_err(|error| format!("xl create: {error}"))?;
+        if self.guests.values().any(|guest| guest.name == config.name) || config.name == domname::DOM0_NAME {
+            return Err(format!("xl create: a domain named {} already exists; pick another name or destroy it first", config.name));
+        }
+        self.build(ramdisk, config)
+    }
+
+    fn build(&mut self, ramdisk: &'static [u8], config: DomainConfig) -> Result<u16, String> {
+        let kernel = match ramdisk::lookup(ramdisk, &config.kernel) {
+            Some(Node::File(bytes)) => bytes,
+            _ => return Err(format!("xl create: kernel {} of {} not found in the Dom0 ramdisk", config.kernel, config.name)),
+        };
+        let spec = DomainSpec { name: &config.name, kernel, memory_mib: config.memory_mib, extra: &config.extra };
+        let window = self.window()?;
+        let built = builder::build(window, &spec).map_err(|failure| describe_failure("create", &config.name, &failure))?;
+        let guest = Guest {
+            name: config.name.clone(),
+            config,
+            console_port: built.console_port,
+            ring: built.console_address as *mut XenconsInterface,
+            log: ConsoleLog::new(),
+            handled_stop: false,
+        };
+        self.guests.insert(built.id, guest);
+        Ok(built.id)
+    }
+
+    /// Waits until `id` reports it is ready, or fails naming its last boot stage.
+    pub fn wait_ready(&mut self, id: u16, mut output: impl FnMut(&[u8])) -> Result<(), String> {
+        let deadline = guest::time::system_time_ns().unwrap_or(0) + READY_TIMEOUT_SECONDS * 1_000_000_000;
+        loop {
+            let _ = self.poll(&mut output);
+            let Some(guest) = self.guests.get(&id) else {
+                return Err(format!("xl create: domain {id} stopped before it was ready"));
+            };
+            if guest.log.is_ready() {
+                return Ok(());
+            }
+            if guest::time::system_time_ns().unwrap_or(0) > deadline {
+                let stage = guest.log.last_stage().unwrap_or("none");
+                return Err(format!(
+                    "xl create: {} did not report ready within {READY_TIMEOUT_SECONDS} s; last boot stage reached: {stage}; see 'xl console {}'",
+                    guest.name, guest.name
+                ));
+            }
+            hypercall::yield_now();
+        }
+    }
+
+    /// Drains every console ring; bytes of the attached guest also go to `output`.
+    /// Then applies the on_* action of every guest that stopped. Returns true
+    /// when the attached guest stopped, so the terminal went back to Dom0.
+    pub fn poll(&mut self, output: &mut impl FnMut(&[u8])) -> bool {
+        for (&id, guest) in self.guests.iter_mut() {
+            let fresh = drain_ring(guest);
+            if !fresh.is_empty() {
+                let shown = guest.log.append(&fresh);
+                if self.attached == Some(id) {
+                    output(&shown);
+                }
+                let _ = notify(guest.console_port);
+            }
+        }
+        self.handle_stops(output)
+    }
+
+    /// Sends terminal input to the attached guest's ring.
+    pub fn input(&mut self, bytes: &[u8]) {
+        let Some(guest) = self.attached.and_then(|id| self.guests.get_mut(&id)) else { return };
+        let ring = guest.ring;
+        // SAFETY: the console page stays mapped while the guest is managed.
+        let (consumer, producer) = unsafe { (volatile_read(&raw const (*ring).in_cons), volatile_read(&raw const (*ring).in_prod)) };
+        let Some(filled) = ring_fill(producer, consumer, IN_SIZE) else {
+            log_reset(&guest.name, "input", producer, consumer);
+            // SAFETY: as above.
+            unsafe { volatile_write(&raw mut (*ring).in_prod, consumer) };
+            return;
+        };
+        let room = IN_SIZE - filled;
+        let mut produced = producer;
+        for &byte in bytes.iter().take(room) {
+            // SAFETY: the index is masked into the 1 KiB input buffer of the mapped page.
+            unsafe { volatile_write(&raw mut (*ring).input[produced as usize % IN_SIZE], byte) };
+            produced = produced.wrapping_add(1);
+        }
+        core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+        // SAFETY: as above.
+        unsafe { volatile_write(&raw mut (*ring).in_prod, produced) };
+        let _ = notify(guest.console_port);
+    }
+
+    /// Starts showing `id`'s console: replays its history first.
+    pub fn attach(&mut self, id: u16, mut output: impl FnMut(&[u8])) -> Result<(), String> {
+        let guest = self.guests.get(&id).ok_or_else(|| format!("xl console: domain {id} has no console here"))?;
+        output(&guest.log.replay());
+        self.attached = Some(id);
+        Ok(())
+    }
+
+    pub fn destroy(&mut self, id: u16) -> Result<(), String> {
+        let name = String::from(self.name_of(id).unwrap_or("?"));
+        let window = self.window()?;
+        builder::destroy(window, id).map_err(|errno| {
+            format!("{}", HypercallFailure { subcommand: "destroy", action: "destroy", domain: &name, detail: "", errno, reason: None })
+        })?;
+        self.guests.remove(&id);
+        if self.attached == Some(id) {
+            self.attached = None;
+        }
+        Ok(())
+    }
+
+    /// Applies on_poweroff / on_reboot / on_crash to guests that stopped.
+    fn handle_stops(&mut self, output: &mut impl FnMut(&[u8])) -> bool {
+        let mut detached = false;
+        let stopped: Vec<(u16, u32)> = self
+            .guests
+            .iter()
+            .filter(|(_, guest)| !guest.handled_stop)
+            .filter_map(|(&id, _)| {
+                let info = builder::domain_info(id).ok()?;
+                (info.flags & DOMINF_SHUTDOWN != 0).then_some((id, (info.flags >> DOMINF_SHUTDOWN_SHIFT) & 0xFF))
+            })
+            .collect();
+        for (id, reason) in stopped {
+            let Some(guest) = self.guests.get_mut(&id) else { continue };
+            let action = match ShutdownReason::try_from(reason) {
+                Ok(ShutdownReason::Poweroff) => guest.config.on_poweroff,
+                Ok(ShutdownReason::Reboot) => guest.config.on_reboot,
+                _ => guest.config.on_crash,
+            };
+            guest.handled_stop = true;
+            if self.attached == Some(id) {
+                self.attached = None;
+                detached = true;
+            }
+            let name = guest.name.clone();
+            let config = guest.config.clone();
+            let reason_name = ShutdownReason::try_from(reason).map(ShutdownReason::name).unwrap_or("unknown");
+            let message = match action {
+                ShutdownAction::Preserve => format!("\r\nxl: {name} stopped ({reason_name}); preserved until 'xl destroy {name}'\r\n"),
+                ShutdownAction::Destroy => match self.destroy(id) {
+                    Ok(()) => format!("\r\nxl: {name} stopped ({reason_name}) and was destroyed\r\n"),
+                    Err(error) => format!("\r\n{error}\r\n"),
+                },
+                ShutdownAction::Restart => {
+                    let _ = self.destroy(id);
+                    match self.build(crate_ramdisk(), config) {
+                        Ok(new_id) => format!("\r\nxl: {name} stopped ({reason_name}) and was restarted as domain {new_id}\r\n"),
+                        Err(error) => format!("\r\nxl: {name} stopped ({reason_name}); restart failed: {error}\r\n"),
+                    }
+                }
+            };
+            output(message.as_bytes());
+        }
+        detached
+    }
+
+}
+
+fn crate_ramdisk() -> &'static [u8] {
+    guest::ramdisk()
+}
+
+/// Copies what the guest produced since the last poll, checking its indices.
+fn drain_ring(guest: &mut Guest) -> Vec<u8> {
+    let ring = guest.ring;
+    // SAFETY: the console page stays mapped while the guest is managed.
+    let (consumer, producer) = unsafe { (volatile_read(&raw const (*ring).out_cons), volatile_read(&raw const (*ring).out_prod)) };
+    let Some(filled) = ring_fill(producer, consumer, OUT_SIZE) else {
+        log_reset(&guest.name, "output", producer, consumer);
+        // SAFETY: as above.
+        unsafe { volatile_write(&raw mut (*ring).out_cons, producer) };
+        return Vec::new();
+    };
+    core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire);
+    let mut bytes = Vec::with_capacity(filled);
+    for offset in 0..filled as u32 {
+        let index = consumer.wrapping_add(offset) as usize % OUT_SIZE;
+        // SAFETY: the index is masked into the 2 KiB output buffer of the mapped page.
+        bytes.push(unsafe { volatile_read(&raw const (*ring).output[index]) });
+    }
+    // SAFETY: as above.
+    unsafe { volatile_write(&raw mut (*ring).out_cons, consumer.wrapping_add(filled as u32)) };
+    bytes
+}
+
+fn log_reset(name: &str, direction: &str, producer: u32, consumer: u32) {
+    guest::println!(
+        "dom0: console of {name}: {direction} ring indices producer {producer} consumer {consumer} are inconsistent; resynchronised"
+    );
+}
+
+fn notify(port: u32) -> Result<i64, Errno> {
+    let mut request = [port];
+    hypercall::event_channel_op(EVTCHNOP_SEND, request.as_mut_ptr().cast())
+}
+
+/// Turns a builder failure into `xl`'s one-line error.
+fn describe_failure(subcommand: &str, name: &str, failure: &BuildFailure) -> String {
+    let action = failure.action.strip_suffix(name).map(str::trim_end).unwrap_or(&failure.action);
+    match failure.errno {
+        Some(errno) => {
+            let (action, detail) = split_detail(action, name, &failure.action);
+            let reason = (!failure.detail.is_empty()).then_some(failure.detail.as_str());
+            format!("{}", HypercallFailure { subcommand, action, domain: name, detail, errno, reason })
+        }
+        None => format!("xl {subcommand}: cannot {}: {}", failure.action, failure.detail),
+    }
+}
+
+/// Splits "set memory of guest1 to 64 MiB" into ("set memory of", "to 64 MiB").
+fn split_detail<'a>(action: &'a str, name: &str, full: &'a str) -> (&'a str, &'a str) {
+    match full.find(&format!(" {name}")) {
+        Some(position) => (&full[..position], full[position + name.len() + 1..].trim_start()),
+        None => (action, ""),
+    }
+}
+
+/// Sends SCHEDOP_remote_shutdown for `id` with `reason`.
+pub fn remote_shutdown(id: u16, reason: ShutdownReason) -> Result<i64, Errno> {
+    let request = [id as u32, reason as u32];
+    hypercall::check(hypercall::raw(
+        hypercalls::Hypercall::SchedOp,
+        [hypercalls::sched::SCHEDOP_REMOTE_SHUTDOWN, request.as_ptr() as u64, 0, 0, 0],
+    ))
+}
+
+impl Default for Toolstack {
+    fn default() -> Self {
+        Toolstack::new()
+    }
+}
