@@ -22,9 +22,9 @@ use pvbuild::{domlayout, elfload};
 
 /// Window slots used while building; the rest hold console pages.
 pub const BUILD_SLOTS: usize = 256;
-/// First window slot for console pages: one per domain, indexed by domain id.
+/// First window slot for console pages, one per running DomU.
 pub const CONSOLE_SLOT_BASE: usize = BUILD_SLOTS;
-/// Most domain ids whose console fits in the window.
+/// Most DomUs whose consoles fit in the window at once.
 pub const MAX_CONSOLE_DOMAINS: usize = WINDOW_SLOTS - BUILD_SLOTS;
 
 const MMUEXT_PIN_L4_TABLE: u32 = 3;
@@ -72,29 +72,37 @@ pub fn domain_info(domain: u16) -> Result<DomainInfo, Errno> {
     domctl_call(domctl::GETDOMAININFO, domain, ()).map(|reply| reply.payload())
 }
 
-/// Builds and starts a domain; on failure destroys what was made.
-pub fn build(window: &Window, spec: &DomainSpec<'_>) -> Result<BuiltDomain, BuildFailure> {
+/// Builds and starts a domain whose console ring Dom0 maps at console slot
+/// `console` (below [`MAX_CONSOLE_DOMAINS`]); on failure destroys what was made.
+pub fn build(window: &Window, spec: &DomainSpec<'_>, console: usize) -> Result<BuiltDomain, BuildFailure> {
     let config = CreateDomain { max_vcpus: 1, ..Default::default() };
     let id = domctl_call(domctl::CREATEDOMAIN, 0, config)
         .map_err(|errno| BuildFailure::new(format!("create domain {}", spec.name), errno, String::new()))?
         .domain;
-    if id as usize >= MAX_CONSOLE_DOMAINS {
-        let _ = domctl_call(domctl::DESTROYDOMAIN, id, ());
-        return Err(BuildFailure {
-            action: format!("create domain {}", spec.name),
-            errno: Some(Errno::ENOSPC),
-            detail: format!("domain id {id} has no console slot; destroy unused domains first"),
-        });
-    }
-    match fill(window, id, spec) {
+    match fill(window, id, spec, CONSOLE_SLOT_BASE + console) {
         Ok(built) => Ok(built),
-        Err(failure) => {
+        Err(mut failure) => {
+            if failure.detail.is_empty()
+                && let Some(reason) = last_failure(id)
+            {
+                failure.detail = reason;
+            }
             let _ = window.unmap(0, BUILD_SLOTS);
-            let _ = window.unmap(CONSOLE_SLOT_BASE + id as usize, 1);
+            let _ = window.unmap(CONSOLE_SLOT_BASE + console, 1);
             let _ = domctl_call(domctl::DESTROYDOMAIN, id, ());
             Err(failure)
         }
     }
+}
+
+/// Returns the reason the hypervisor recorded for the domain's last failed
+/// operation, such as "cr3 is not a pinned L4 of the domain".
+fn last_failure(domain: u16) -> Option<String> {
+    use hypercalls::domctl::LastFailure;
+    let reply = domctl_call(domctl::HOSPES_LAST_FAILURE, domain, LastFailure::default()).ok()?;
+    let record: LastFailure = reply.payload();
+    let end = record.reason.iter().position(|&byte| byte == 0).unwrap_or(record.reason.len());
+    Some(String::from_utf8_lossy(&record.reason[..end]).into_owned())
 }
 
 fn free_mib() -> u64 {
@@ -105,7 +113,7 @@ fn free_mib() -> u64 {
     }
 }
 
-fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>) -> Result<BuiltDomain, BuildFailure> {
+fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, console_slot: usize) -> Result<BuiltDomain, BuildFailure> {
     let name = spec.name;
     let nr_pages = spec.memory_mib * 256;
     let memory_action = || format!("set memory of {name} to {} MiB", spec.memory_mib);
@@ -180,7 +188,6 @@ fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>) -> Result<BuiltDomain, 
     domctl_call(domctl::SETVCPUCONTEXT, id, request)
         .map_err(|errno| BuildFailure::new(format!("set the vCPU context of {name}"), errno, String::new()))?;
 
-    let console_slot = CONSOLE_SLOT_BASE + id as usize;
     window
         .map(id, console_slot, &[p2m[console_pfn as usize]])
         .map_err(|errno| BuildFailure::new(format!("map the console of {name}"), errno, String::new()))?;
@@ -264,11 +271,9 @@ impl ImageWriter<'_> {
     }
 }
 
-/// Destroys a domain and releases Dom0's mapping of its console.
-pub fn destroy(window: &Window, domain: u16) -> Result<(), Errno> {
-    if (domain as usize) < MAX_CONSOLE_DOMAINS {
-        window.unmap(CONSOLE_SLOT_BASE + domain as usize, 1)?;
-    }
+/// Destroys a domain and releases Dom0's mapping of its console at slot `console`.
+pub fn destroy(window: &Window, domain: u16, console: usize) -> Result<(), Errno> {
+    window.unmap(CONSOLE_SLOT_BASE + console, 1)?;
     domctl_call(domctl::DESTROYDOMAIN, domain, ()).map(|_| ())
 }
 
@@ -276,6 +281,15 @@ pub fn destroy(window: &Window, domain: u16) -> Result<(), Errno> {
 pub fn set_paused(domain: u16, paused: bool) -> Result<(), Errno> {
     let command = if paused { domctl::PAUSEDOMAIN } else { domctl::UNPAUSEDOMAIN };
     domctl_call(command, domain, ()).map(|_| ())
+}
+
+/// Reads a domain's credit-scheduler weight, or sets it when `weight` is given.
+pub fn sched_credit(domain: u16, weight: Option<u16>) -> Result<u16, Errno> {
+    use hypercalls::domctl::SchedulerOp;
+    let command = if weight.is_some() { domctl::SCHEDOP_PUTINFO } else { domctl::SCHEDOP_GETINFO };
+    let query = SchedulerOp { sched_id: domctl::SCHEDULER_CREDIT, cmd: command, weight: weight.unwrap_or(0), cap: 0 };
+    let reply = domctl_call(domctl::SCHEDULER_OP, domain, query)?;
+    Ok(weight.unwrap_or(reply.payload::<SchedulerOp>().weight))
 }
 
 /// Lists every domain's record.

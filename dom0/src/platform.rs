@@ -76,6 +76,7 @@ impl HypercallPlatform {
             }
             XlCommand::Pause(target) => self.set_paused(&target, true),
             XlCommand::Unpause(target) => self.set_paused(&target, false),
+            XlCommand::SchedCredit { domain, weight } => self.sched_credit(domain.as_deref(), weight),
             XlCommand::Shutdown(target) => self.stop(&target, ShutdownReason::Poweroff, "shutdown"),
             XlCommand::Reboot(target) => self.stop(&target, ShutdownReason::Reboot, "reboot"),
         }
@@ -112,6 +113,36 @@ impl HypercallPlatform {
             format!("{failure}")
         })?;
         let _ = self.poll_guests();
+        Ok(())
+    }
+
+    /// `xl sched-credit`: Xen's `Name ID Weight Cap` table, or sets one weight.
+    fn sched_credit(&mut self, target: Option<&str>, weight: Option<u16>) -> Result<(), String> {
+        let ids: Vec<u16> = match target {
+            Some(target) => alloc::vec![self.toolstack.resolve(target)?],
+            None => crate::builder::list_domains()
+                .map_err(|errno| format!("xl sched-credit: cannot list domains: {}", errno.name()))?
+                .iter()
+                .map(|record| record.domain)
+                .collect(),
+        };
+        let mut rows = Vec::new();
+        for id in ids {
+            let name = if id == 0 { dom0::domname::DOM0_NAME } else { self.toolstack.name_of(id).unwrap_or("(null)") };
+            let current = crate::builder::sched_credit(id, weight).map_err(|errno| {
+                let action = if weight.is_some() { "set the weight of" } else { "read the weight of" };
+                format!("{}", HypercallFailure { subcommand: "sched-credit", action, domain: name, detail: "", errno, reason: None })
+            })?;
+            rows.push(format!("{name:<33} {id:>4} {current:>6} {:>4}", 0));
+        }
+        if weight.is_none() {
+            guest::console::write(b"Cpupool Pool-0: tslice=30ms ratelimit=1000us migration-delay=0us\n");
+            guest::console::write(format!("{:<33} {:>4} {:>6} {:>4}\n", "Name", "ID", "Weight", "Cap").as_bytes());
+            for row in rows {
+                guest::console::write(row.as_bytes());
+                guest::console::write(b"\n");
+            }
+        }
         Ok(())
     }
 

@@ -104,6 +104,16 @@ pub fn run() -> Vec<(String, bool)> {
     match create() {
         Ok(domain) => {
             results.push(expect_errno("unpause before setvcpucontext", call(domctl::UNPAUSEDOMAIN, domain, ()), Errno::EINVAL));
+            let recorded = call(domctl::HOSPES_LAST_FAILURE, domain, hypercalls::domctl::LastFailure::default())
+                .map(|reply| reply.payload::<hypercalls::domctl::LastFailure>());
+            let check = match recorded {
+                Ok(record) if record.operation.starts_with(b"unpause") && record.reason.starts_with(b"the vCPU has no context") => {
+                    ("the hypervisor records why unpause failed".to_string(), true)
+                }
+                Ok(record) => (format!("recorded failure {:?} does not describe the unpause", record.operation), false),
+                Err(errno) => (format!("reading the recorded failure: {errno}"), false),
+            };
+            results.push(check);
             let limited = call(domctl::MAX_MEM, domain, MaxMem { max_memkb: 64 }).and_then(|_| populate(domain, 32));
             let check = match limited {
                 Ok(16) => ("populate stops at max_mem (16 of 32 pages)".to_string(), true),

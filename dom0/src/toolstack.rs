@@ -35,6 +35,8 @@ struct Guest {
     config: DomainConfig,
     console_port: u32,
     ring: *mut XenconsInterface,
+    /// Console slot of Dom0's mapping window holding the ring.
+    console_slot: usize,
     log: ConsoleLog,
     /// The stop already handled, so a preserved domain is reported once.
     handled_stop: bool,
@@ -106,13 +108,18 @@ impl Toolstack {
             _ => return Err(format!("xl create: kernel {} of {} not found in the Dom0 ramdisk", config.kernel, config.name)),
         };
         let spec = DomainSpec { name: &config.name, kernel, memory_mib: config.memory_mib, extra: &config.extra };
+        let console_slot = (0..builder::MAX_CONSOLE_DOMAINS)
+            .find(|slot| self.guests.values().all(|guest| guest.console_slot != *slot))
+            .ok_or_else(|| format!("xl create: {} DomUs already run, the most Dom0 serves consoles for; destroy one first", builder::MAX_CONSOLE_DOMAINS))?;
         let window = self.window()?;
-        let built = builder::build(window, &spec).map_err(|failure| describe_failure("create", &config.name, &failure))?;
+        let built =
+            builder::build(window, &spec, console_slot).map_err(|failure| describe_failure("create", &config.name, &failure))?;
         let guest = Guest {
             name: config.name.clone(),
             config,
             console_port: built.console_port,
             ring: built.console_address as *mut XenconsInterface,
+            console_slot,
             log: ConsoleLog::new(),
             handled_stop: false,
         };
@@ -194,8 +201,9 @@ impl Toolstack {
 
     pub fn destroy(&mut self, id: u16) -> Result<(), String> {
         let name = String::from(self.name_of(id).unwrap_or("?"));
+        let console_slot = self.guests.get(&id).map(|guest| guest.console_slot).ok_or_else(|| format!("xl destroy: domain {id} is not managed here"))?;
         let window = self.window()?;
-        builder::destroy(window, id).map_err(|errno| {
+        builder::destroy(window, id, console_slot).map_err(|errno| {
             format!("{}", HypercallFailure { subcommand: "destroy", action: "destroy", domain: &name, detail: "", errno, reason: None })
         })?;
         self.guests.remove(&id);

@@ -21,6 +21,8 @@ Subcommands:
   shutdown DOM           shut a domain down (its on_poweroff action follows)
   reboot DOM             reboot a domain (its on_reboot action follows)
   destroy DOM            destroy a domain at once
+  sched-credit [-d DOM] [-w WEIGHT]
+                         show or set credit-scheduler weights (1-65535, default 256)
   info                   print host and hypervisor information
   dmesg                  print the hypervisor's log buffer
   help                   list these subcommands
@@ -37,6 +39,33 @@ pub enum XlCommand {
     Shutdown(String),
     Reboot(String),
     Destroy(String),
+    SchedCredit { domain: Option<String>, weight: Option<u16> },
+}
+
+/// Parses `xl sched-credit [-d DOM] [-w WEIGHT]`.
+fn parse_sched_credit(rest: &[String]) -> Result<XlCommand, String> {
+    const USAGE: &str = "usage: xl sched-credit [-d DOM] [-w WEIGHT]";
+    let mut domain = None;
+    let mut weight = None;
+    let mut words = rest.iter();
+    while let Some(word) = words.next() {
+        let value = words.next();
+        match (word.as_str(), value) {
+            ("-d", Some(value)) => domain = Some(value.clone()),
+            ("-w", Some(value)) => {
+                let parsed = value.parse::<u16>().ok().filter(|&weight| weight > 0).ok_or_else(|| {
+                    format!("xl sched-credit: invalid weight '{value}': expected 1 to 65535")
+                })?;
+                weight = Some(parsed);
+            }
+            ("-d" | "-w", None) => return Err(format!("xl sched-credit: {word} needs a value; {USAGE}")),
+            (other, _) => return Err(format!("xl sched-credit: unexpected argument '{other}'; {USAGE}")),
+        }
+    }
+    if weight.is_some() && domain.is_none() {
+        return Err(format!("xl sched-credit: -w needs -d DOM; {USAGE}"));
+    }
+    Ok(XlCommand::SchedCredit { domain, weight })
 }
 
 /// Parses `xl create [-c] [-w] FILE`.
@@ -82,6 +111,7 @@ fn parse_command(subcommand: &str, rest: &[String]) -> Option<Result<XlCommand, 
         "shutdown" => parse_domain(subcommand, rest).map(XlCommand::Shutdown),
         "reboot" => parse_domain(subcommand, rest).map(XlCommand::Reboot),
         "destroy" => parse_domain(subcommand, rest).map(XlCommand::Destroy),
+        "sched-credit" => parse_sched_credit(rest),
         _ => return None,
     };
     Some(parsed)
@@ -452,5 +482,27 @@ mod tests {
         let mut platform = MockPlatform::new();
         platform.xl_result = Err("xl: domain 'ghost' not found; run 'xl list' to see the domains".into());
         assert_eq!(run_on(&mut platform, "xl destroy ghost"), ["xl: domain 'ghost' not found; run 'xl list' to see the domains"]);
+    }
+
+    #[test]
+    fn sched_credit_parses_domain_and_weight() {
+        let mut platform = MockPlatform::new();
+        assert!(run_on(&mut platform, "xl sched-credit -d guest1 -w 512").is_empty());
+        assert!(run_on(&mut platform, "xl sched-credit").is_empty());
+        assert_eq!(
+            platform.xl_commands,
+            [
+                XlCommand::SchedCredit { domain: Some("guest1".into()), weight: Some(512) },
+                XlCommand::SchedCredit { domain: None, weight: None },
+            ]
+        );
+    }
+
+    #[test]
+    fn sched_credit_rejects_bad_weights() {
+        assert_eq!(output_of("xl sched-credit -d g -w 0"), ["xl sched-credit: invalid weight '0': expected 1 to 65535"]);
+        assert_eq!(output_of("xl sched-credit -d g -w 70000"), ["xl sched-credit: invalid weight '70000': expected 1 to 65535"]);
+        assert_eq!(output_of("xl sched-credit -w 5"), ["xl sched-credit: -w needs -d DOM; usage: xl sched-credit [-d DOM] [-w WEIGHT]"]);
+        assert_eq!(output_of("xl sched-credit -d"), ["xl sched-credit: -d needs a value; usage: xl sched-credit [-d DOM] [-w WEIGHT]"]);
     }
 }

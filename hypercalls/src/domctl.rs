@@ -21,6 +21,9 @@ pub const MAX_MEM: u32 = 11;
 pub const SETVCPUCONTEXT: u32 = 12;
 pub const SCHEDULER_OP: u32 = 16;
 pub const HYPERCALL_INIT: u32 = 22;
+/// Hospes extension: read the last failure the hypervisor recorded for a
+/// domain ([`LastFailure`]), so `xl` can explain an errno.
+pub const HOSPES_LAST_FAILURE: u32 = 0x4801;
 
 /// `struct xen_domctl`: command, version, target domain, 128-byte payload.
 #[repr(C)]
@@ -92,6 +95,26 @@ const _: () = assert!(offset_of!(CreateDomain, flags) == 20 && offset_of!(Create
 pub struct MaxMem {
     pub max_memkb: u64,
 }
+
+/// The payload of [`HOSPES_LAST_FAILURE`]: NUL-padded text fields.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct LastFailure {
+    /// The failed operation, such as `populate_physmap`.
+    pub operation: [u8; 24],
+    /// The argument at fault.
+    pub argument: u64,
+    /// Why it failed, such as `ENOMEM, 900 MiB free`.
+    pub reason: [u8; 96],
+}
+
+impl Default for LastFailure {
+    fn default() -> Self {
+        LastFailure { operation: [0; 24], argument: 0, reason: [0; 96] }
+    }
+}
+
+const _: () = assert!(size_of::<LastFailure>() == 128);
 
 /// `xen_domctl_hypercall_init`: the frame to fill with hypercall stubs.
 #[repr(C)]

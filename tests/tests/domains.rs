@@ -28,6 +28,7 @@ fn selftest_domain_lifecycle() -> Result<(), Error> {
     assert!(failures.is_empty(), "selftest domain failures: {failures:?}");
     assert!(output.contains("20 create/populate/destroy cycles leak no frame: PASS"), "{output}");
     assert!(output.contains("destroy of Dom0 gives EINVAL: PASS"), "{output}");
+    assert!(output.contains("the hypervisor records why unpause failed: PASS"), "{output}");
     assert!(output.contains(", 0 failed"), "{output}");
     assert_eq!(free_memory(&mut machine)?, before, "free memory after the selftest");
     Ok(())
@@ -115,6 +116,40 @@ fn three_domus_lifecycle() -> Result<(), Error> {
     }
     assert_eq!(list_row(&mut machine, "guest1")?, None);
     assert_eq!(free_memory(&mut machine)?, before, "free memory after destroying every guest");
+    Ok(())
+}
+
+#[test]
+fn pause_shutdown_reboot_and_weights() -> Result<(), Error> {
+    let mut machine = Machine::boot("domu-control", BootPath::Direct)?;
+    machine.expect(PROMPT, BOOT_TIMEOUT)?;
+    create(&mut machine, "guest1")?;
+    create(&mut machine, "guest2")?;
+
+    assert!(machine.run("xl pause guest1")?.is_empty());
+    let row = list_row(&mut machine, "guest1")?.expect("paused guest1 listed");
+    assert!(row[4].contains('p'), "paused state letter: {row:?}");
+    assert!(machine.run("xl unpause guest1")?.is_empty());
+    let row = list_row(&mut machine, "guest1")?.expect("guest1 listed");
+    assert!(!row[4].contains('p'), "unpaused state letters: {row:?}");
+
+    assert!(machine.run("xl sched-credit -d guest1 -w 512")?.is_empty());
+    let weights = machine.run("xl sched-credit")?;
+    let guest1 = lines(&weights).into_iter().find(|line| line.starts_with("guest1")).expect("guest1 weight row");
+    assert_eq!(guest1.split_whitespace().collect::<Vec<_>>(), ["guest1", "1", "512", "0"]);
+
+    // on_reboot = restart: guest2 comes back under a new id.
+    machine.send("xl reboot guest2")?;
+    machine.expect("xl: guest2 stopped (reboot) and was restarted as domain", COMMAND_TIMEOUT)?;
+    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+    let row = list_row(&mut machine, "guest2")?.expect("restarted guest2 listed");
+    assert_ne!(row[1], "2", "a restarted domain gets a new id: {row:?}");
+
+    // on_poweroff = destroy.
+    machine.send("xl shutdown guest1")?;
+    machine.expect("xl: guest1 stopped (poweroff) and was destroyed", COMMAND_TIMEOUT)?;
+    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+    assert_eq!(list_row(&mut machine, "guest1")?, None);
     Ok(())
 }
 

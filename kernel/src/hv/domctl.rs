@@ -23,7 +23,7 @@ use crate::arch::paging::ADDRESS_MASK;
 use crate::frames::{FRAME_SIZE, Mfn};
 use crate::frametable::{FrameType, PageType};
 use alloc::format;
-use hypercalls::domctl::{self, CreateDomain, Domctl, HypercallInit, MaxMem, MemoryReservation, SchedulerOp, VcpuContext, VcpuContextRequest};
+use hypercalls::domctl::{self, CreateDomain, Domctl, HypercallInit, LastFailure, MaxMem, MemoryReservation, SchedulerOp, VcpuContext, VcpuContextRequest};
 use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId, Errno, selectors};
 use log::{info, warn};
 
@@ -60,6 +60,14 @@ pub fn domctl(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestMemo
             let context: VcpuContext = memory_view.read(query.context)?;
             let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
             set_vcpu_context(domain, query.vcpu, &context)?;
+        }
+        domctl::HOSPES_LAST_FAILURE => {
+            let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+            let record = domain.last_failure.as_ref().ok_or(Errno::ENOENT)?;
+            let mut reply = LastFailure { argument: record.argument, ..Default::default() };
+            copy_text(&mut reply.operation, record.operation);
+            copy_text(&mut reply.reason, &record.reason);
+            request.set_payload(reply);
         }
         domctl::SCHEDULER_OP => {
             let mut query: SchedulerOp = request.payload();
@@ -99,6 +107,12 @@ pub fn domctl(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestMemo
     Ok(0)
 }
 
+/// Copies `text` into a NUL-padded field, cut to leave at least one NUL.
+fn copy_text(field: &mut [u8], text: &str) {
+    let length = text.len().min(field.len() - 1);
+    field[..length].copy_from_slice(&text.as_bytes()[..length]);
+}
+
 /// Creates an empty paused domain; `requested` 0 or a reserved id picks the lowest free id.
 fn create(hypervisor: &mut Hypervisor, requested: DomId, config: CreateDomain) -> Result<DomId, Errno> {
     if config.max_vcpus > 1 || config.flags & 1 != 0 {
@@ -106,7 +120,13 @@ fn create(hypervisor: &mut Hypervisor, requested: DomId, config: CreateDomain) -
         return Err(Errno::EINVAL);
     }
     let id = if requested == 0 || requested >= DOMID_FIRST_RESERVED {
-        (1..DOMID_FIRST_RESERVED).find(|id| !hypervisor.domains.contains_key(id)).ok_or(Errno::ENOSPC)?
+        let start = hypervisor.next_domid.clamp(1, DOMID_FIRST_RESERVED - 1);
+        let id = (start..DOMID_FIRST_RESERVED)
+            .chain(1..start)
+            .find(|id| !hypervisor.domains.contains_key(id))
+            .ok_or(Errno::ENOSPC)?;
+        hypervisor.next_domid = if id + 1 >= DOMID_FIRST_RESERVED { 1 } else { id + 1 };
+        id
     } else if hypervisor.domains.contains_key(&requested) {
         return Err(Errno::EEXIST);
     } else {

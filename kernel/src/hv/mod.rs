@@ -30,6 +30,9 @@ pub struct Hypervisor {
     pub current: DomId,
     /// TSC when the current vCPU last entered the guest.
     pub entered_at: u64,
+    /// Where the search for a free domain id starts, so ids are not reused
+    /// at once after a destroy (as on Xen).
+    pub next_domid: DomId,
 }
 
 pub static HYPERVISOR: Mutex<Option<Hypervisor>> = Mutex::new(None);
@@ -66,6 +69,6 @@ pub fn start(boot: &BootInfo) -> ! {
     );
     let mut domains = BTreeMap::new();
     domains.insert(0, dom0);
-    *HYPERVISOR.lock() = Some(Hypervisor { domains, current: 0, entered_at: 0 });
+    *HYPERVISOR.lock() = Some(Hypervisor { domains, current: 0, entered_at: 0, next_domid: 1 });
     sched::run_next()
 }
