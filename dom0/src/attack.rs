@@ -56,10 +56,8 @@ pub fn selftest_iret(platform: &mut impl Platform) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::run;
-    use crate::testing::MockPlatform;
+    use crate::testing::{MockPlatform, run_on};
     use alloc::vec;
-    use alloc::vec::Vec;
 
     fn report(id: &str, name: &str, failure: Option<&str>) -> AttackReport {
         AttackReport {
@@ -69,11 +67,6 @@ mod tests {
         }
     }
 
-    fn run_on(platform: &mut MockPlatform, line: &str) -> Vec<String> {
-        platform.output.clear();
-        run(line, platform);
-        platform.lines()
-    }
 
     #[test]
     fn attack_prints_each_case_and_summary() {

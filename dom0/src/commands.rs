@@ -360,17 +360,8 @@ fn selftest_trap(platform: &mut impl Platform) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{DIRECTORY, MockPlatform, REGULAR_FILE, SYMBOLIC_LINK, newc_archive};
+    use crate::testing::{DIRECTORY, MockPlatform, REGULAR_FILE, SYMBOLIC_LINK, newc_archive, output_of, run_on};
 
-    fn run_on(platform: &mut MockPlatform, line: &str) -> Vec<String> {
-        platform.output.clear();
-        run(line, platform);
-        platform.lines()
-    }
-
-    fn output_of(line: &str) -> Vec<String> {
-        run_on(&mut MockPlatform::new(), line)
-    }
 
     fn sample_ramdisk() -> &'static [u8] {
         let archive = newc_archive(&[

@@ -256,3 +256,15 @@ fn collect_tree(directory: &std::path::Path, name: &str, files: &mut Vec<(String
         }
     }
 }
+
+/// Runs one command line on `platform` and returns the lines it printed.
+pub fn run_on(platform: &mut MockPlatform, line: &str) -> Vec<String> {
+    platform.output.clear();
+    crate::commands::run(line, platform);
+    platform.lines()
+}
+
+/// Runs one command line on a fresh mock and returns the lines it printed.
+pub fn output_of(line: &str) -> Vec<String> {
+    run_on(&mut MockPlatform::new(), line)
+}

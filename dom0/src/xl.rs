@@ -232,24 +232,14 @@ fn dmesg(platform: &mut impl Platform) {
 
 #[cfg(test)]
 mod tests {
-    use alloc::string::String;
     use alloc::vec::Vec;
 
     use hypercalls::Errno;
 
     use super::XlCommand;
     use crate::commands::run;
-    use crate::testing::MockPlatform;
+    use crate::testing::{MockPlatform, output_of, run_on};
 
-    fn run_on(platform: &mut MockPlatform, line: &str) -> Vec<String> {
-        platform.output.clear();
-        run(line, platform);
-        platform.lines()
-    }
-
-    fn output_of(line: &str) -> Vec<String> {
-        run_on(&mut MockPlatform::new(), line)
-    }
 
     const FULL_INFO: [&str; 13] = [
         "host                   : hospes",

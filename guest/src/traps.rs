@@ -17,33 +17,8 @@ use hypercalls::trap::{TI_MASK_EVENTS, TrapInfo, exception_name, vector};
 /// Vector number the common path uses for event upcalls.
 pub const EVENT_VECTOR: u64 = 0x100;
 
-/// Registers saved by the common path, lowest address first.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct GuestFrame {
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub rbp: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub rcx: u64,
-    pub rbx: u64,
-    pub rax: u64,
-    pub vector: u64,
-    pub error_code: u64,
-    pub rip: u64,
-    pub cs: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
-}
+/// Registers saved by the common path: the same layout as the hypervisor's frame.
+pub use hypercalls::trap::TrapFrame as GuestFrame;
 
 core::arch::global_asm!(
     r#"

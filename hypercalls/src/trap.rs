@@ -68,6 +68,43 @@ const _: () = {
     assert!(offset_of!(IretContext, ss) == 64);
 };
 
+/// The registers an exception entry path saves, lowest address first: the
+/// layout both the hypervisor's trampoline and the guest runtime's handlers
+/// push (general registers, then the vector and error code the stub pushed,
+/// then the interrupt frame).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub vector: u64,
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+const _: () = {
+    assert!(size_of::<TrapFrame>() == 22 * 8);
+    assert!(offset_of!(TrapFrame, vector) == 120);
+    assert!(offset_of!(TrapFrame, rip) == 136);
+};
+
 /// Bit position of the saved `evtchn_upcall_mask` inside a bounce frame's CS word.
 pub const BOUNCE_CS_MASK_SHIFT: u32 = 32;
 
