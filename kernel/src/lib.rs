@@ -12,6 +12,7 @@ extern crate alloc;
 
 pub mod bootinfo;
 pub mod credit;
+pub mod evtchn;
 pub mod frames;
 pub mod frametable;
 pub mod logbuf;

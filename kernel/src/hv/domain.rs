@@ -10,8 +10,6 @@ use hypercalls::sched::ShutdownReason;
 use hypercalls::shared::{SharedInfo, VcpuInfo};
 use hypercalls::trap::TrapInfo;
 
-/// Number of virtual IRQs (`NR_VIRQS`).
-pub const NR_VIRQS: usize = 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DomainState {
@@ -72,17 +70,7 @@ pub struct FailureRecord {
     pub reason: String,
 }
 
-/// State of one event-channel port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortState {
-    Free,
-    /// Bound to a virtual IRQ for a vCPU.
-    Virq { virq: u32, vcpu: u32 },
-    /// Allocated, waiting for `remote` to bind to it.
-    Unbound { remote: DomId },
-    /// Connected to `remote_port` of `remote`.
-    Interdomain { remote: DomId, remote_port: u32 },
-}
+pub use crate::evtchn::{NR_VIRQS, PortState};
 
 pub struct Domain {
     pub id: DomId,
@@ -95,10 +83,8 @@ pub struct Domain {
     pub ramdisk_bytes: u64,
     pub state: DomainState,
     pub vcpu: Vcpu,
-    /// Event-channel ports, indexed by port number (port 0 is never used).
-    pub ports: Vec<PortState>,
-    /// Port bound to each VIRQ, 0 when unbound.
-    pub virq_ports: [u32; NR_VIRQS],
+    /// Event-channel ports.
+    pub ports: crate::evtchn::PortTable,
     /// Paused by the toolstack (`domctl` pause); new domains start paused.
     pub paused: bool,
     /// Most pages the domain may hold (`domctl` max_mem).
@@ -172,12 +158,32 @@ impl Domain {
             ramdisk_bytes: 0,
             state: DomainState::Running,
             vcpu: Vcpu::empty(),
-            ports: Vec::new(),
-            virq_ports: [0; NR_VIRQS],
+            ports: crate::evtchn::PortTable::new(),
             paused: true,
             max_pages: 0,
             last_failure: None,
             account: crate::credit::Account::default(),
+        }
+    }
+
+    /// Raises `port` and wakes the vCPU when that makes an upcall pending.
+    pub fn raise(&mut self, port: u32) {
+        if crate::evtchn::raise(self, port) {
+            self.wake();
+        }
+    }
+
+    /// Unmasks `port`, waking the vCPU when a held-back event becomes pending.
+    pub fn unmask(&mut self, port: u32) {
+        if crate::evtchn::unmask(self, port) {
+            self.wake();
+        }
+    }
+
+    fn wake(&mut self) {
+        if self.vcpu.blocked {
+            self.vcpu.blocked = false;
+            self.account.wake();
         }
     }
 
@@ -189,5 +195,28 @@ impl Domain {
     pub fn record_failure(&mut self, operation: &'static str, argument: u64, reason: String) {
         log::info!("d{}: {operation} failed on {argument:#x}: {reason}", self.id);
         self.last_failure = Some(FailureRecord { operation, argument, reason });
+    }
+}
+
+impl crate::evtchn::EventBits for Domain {
+    fn word(&self, mask: bool, index: usize) -> u64 {
+        self.event_word(mask, index)
+    }
+
+    fn set_word(&mut self, mask: bool, index: usize, value: u64) {
+        self.set_event_word(mask, index, value);
+    }
+
+    fn signal_selector(&mut self, index: usize) -> bool {
+        let mut fresh = false;
+        self.update_vcpu_info(|info| {
+            let selector = 1u64 << index;
+            if info.evtchn_pending_sel & selector == 0 {
+                info.evtchn_pending_sel |= selector;
+                info.evtchn_upcall_pending = 1;
+                fresh = true;
+            }
+        });
+        fresh
     }
 }

@@ -63,6 +63,11 @@ pub fn dispatch(hypervisor: &mut Hypervisor, caller: DomId) -> Outcome {
         Ok(Hypercall::MmuUpdate) => super::mmu::mmu_update(hypervisor, caller, memory, args[0], args[1], args[2], args[3]),
         Ok(Hypercall::MmuextOp) => super::mmu::mmuext_op(hypervisor, caller, memory, args[0], args[1], args[2], args[3]),
         Ok(Hypercall::EventChannelOp) => event_channel_op(hypervisor, caller, memory, args[0], args[1]),
+        Ok(Hypercall::EventChannelOpCompat) => match memory.read::<u32>(args[0]) {
+            // The legacy form carries the command in the struct, followed by the arguments.
+            Ok(command) => event_channel_op(hypervisor, caller, memory, command as u64, args[0] + 4),
+            Err(errno) => Err(errno),
+        },
         Ok(Hypercall::Iret) => return iret(domain, memory),
         Ok(Hypercall::Sysctl) => sysctl(hypervisor, caller, memory, args[0]),
         Ok(Hypercall::Domctl) => super::domctl::domctl(hypervisor, caller, memory, args[0]),
@@ -331,7 +336,7 @@ fn event_channel_op(hypervisor: &mut Hypervisor, caller: DomId, memory: GuestMem
             // Check the output slot before binding, so a fault leaves no half-made port.
             memory.write(argument + 8, &0u32)?;
             let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
-            let port = event::bind_virq(domain, virq, vcpu)?;
+            let port = domain.ports.bind_virq(virq, vcpu)?;
             memory.write(argument + 8, &port)?;
         }
         event::EVTCHNOP_ALLOC_UNBOUND => {
@@ -364,11 +369,49 @@ fn event_channel_op(hypervisor: &mut Hypervisor, caller: DomId, memory: GuestMem
         event::EVTCHNOP_UNMASK => {
             let port: u32 = memory.read(argument)?;
             let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
-            event::unmask(domain, port)?;
+            event::check_port(&domain.ports, port)?;
+            domain.unmask(port);
+        }
+        event::EVTCHNOP_BIND_IPI => {
+            let [vcpu, _]: [u32; 2] = memory.read(argument)?;
+            memory.write(argument + 4, &0u32)?;
+            let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
+            let port = domain.ports.bind_ipi(vcpu)?;
+            memory.write(argument + 4, &port)?;
+        }
+        event::EVTCHNOP_BIND_VCPU => {
+            let [port, vcpu]: [u32; 2] = memory.read(argument)?;
+            let domain = hypervisor.domain(caller).ok_or(Errno::ESRCH)?;
+            domain.ports.bind_vcpu(port, vcpu)?;
+        }
+        event::EVTCHNOP_STATUS => {
+            let [dom, port, _, _, _, _]: [u32; 6] = memory.read(argument)?;
+            let target = resolve_other(hypervisor, caller, dom as u16)?;
+            let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+            let [state, vcpu, first, second] = domain.ports.status(port)?;
+            memory.write(argument + 8, &[state, vcpu, first, second])?;
+        }
+        event::EVTCHNOP_RESET => {
+            let dom: [u8; 2] = memory.read(argument)?;
+            let target = resolve_other(hypervisor, caller, u16::from_le_bytes(dom))?;
+            event::close_all(hypervisor, target);
         }
         _ => return Err(Errno::ENOSYS),
     }
     Ok(0)
+}
+
+/// Resolves a domain argument that names the caller or, for the control
+/// domain only, another existing domain.
+fn resolve_other(hypervisor: &mut Hypervisor, caller: DomId, requested: DomId) -> Result<DomId, Errno> {
+    let target = resolve_self(caller, requested);
+    if target != caller && !hypervisor.domain(caller).is_some_and(|domain| domain.privileged) {
+        return Err(Errno::EPERM);
+    }
+    if hypervisor.domain(target).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(target)
 }
 
 /// Replaces `DOMID_SELF` with the caller's id.
