@@ -119,7 +119,7 @@ impl fmt::Display for Outcome {
                 "status {code}: not a status Hospes or QEMU defines"
             ),
             Outcome::Signal(signal) => {
-                write!(formatter, "QEMU was ended by signal {signal}")
+                write!(formatter, "signal {signal}: QEMU was killed or aborted (with --accel kvm on a host without hardware KVM, use --accel tcg)")
             }
         }
     }

@@ -77,6 +77,7 @@ impl HypercallPlatform {
             XlCommand::Pause(target) => self.set_paused(&target, true),
             XlCommand::Unpause(target) => self.set_paused(&target, false),
             XlCommand::SchedCredit { domain, weight } => self.sched_credit(domain.as_deref(), weight),
+            XlCommand::EvtchnList(target) => self.evtchn_list(&target),
             XlCommand::Shutdown(target) => self.stop(&target, ShutdownReason::Poweroff, "shutdown"),
             XlCommand::Reboot(target) => self.stop(&target, ShutdownReason::Reboot, "reboot"),
         }
@@ -142,6 +143,28 @@ impl HypercallPlatform {
                 guest::console::write(row.as_bytes());
                 guest::console::write(b"\n");
             }
+        }
+        Ok(())
+    }
+
+    /// `xl evtchn-list DOM`: every open port of a domain, from `EVTCHNOP_status`.
+    fn evtchn_list(&mut self, target: &str) -> Result<(), String> {
+        const EVTCHNOP_STATUS: u64 = 5;
+        const MAX_PORTS: u32 = 1024;
+        let id = self.toolstack.resolve(target)?;
+        let mut ports = Vec::new();
+        for port in 1..MAX_PORTS {
+            let mut request = [id as u32, port, 0, 0, 0, 0];
+            if let Err(errno) = hypercall::event_channel_op(EVTCHNOP_STATUS, request.as_mut_ptr().cast()) {
+                let failure = HypercallFailure { subcommand: "evtchn-list", action: "read the event channels of", domain: target, detail: "", errno, reason: None };
+                return Err(format!("{failure}"));
+            }
+            let [_, _, status, vcpu, first, second] = request;
+            ports.push(dom0::xl::PortStatus { port, status, vcpu, first: first & 0xFFFF, second });
+        }
+        for line in dom0::xl::format_ports(&ports) {
+            guest::console::write(line.as_bytes());
+            guest::console::write(b"\n");
         }
         Ok(())
     }

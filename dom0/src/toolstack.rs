@@ -194,6 +194,7 @@ impl Toolstack {
     /// Starts showing `id`'s console: replays its history first.
     pub fn attach(&mut self, id: u16, mut output: impl FnMut(&[u8])) -> Result<(), String> {
         let guest = self.guests.get(&id).ok_or_else(|| format!("xl console: domain {id} has no console here"))?;
+        output(format!("[xl console: attached to {}; Ctrl-] returns to Dom0]\r\n", guest.name).as_bytes());
         output(&guest.log.replay());
         self.attached = Some(id);
         Ok(())

@@ -21,6 +21,7 @@ Subcommands:
   shutdown DOM           shut a domain down (its on_poweroff action follows)
   reboot DOM             reboot a domain (its on_reboot action follows)
   destroy DOM            destroy a domain at once
+  evtchn-list DOM        list a domain's event channels and their peers
   sched-credit [-d DOM] [-w WEIGHT]
                          show or set credit-scheduler weights (1-65535, default 256)
   info                   print host and hypervisor information
@@ -40,6 +41,50 @@ pub enum XlCommand {
     Reboot(String),
     Destroy(String),
     SchedCredit { domain: Option<String>, weight: Option<u16> },
+    EvtchnList(String),
+}
+
+/// One event-channel port as `EVTCHNOP_status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortStatus {
+    pub port: u32,
+    /// `EVTCHNSTAT_*`.
+    pub status: u32,
+    pub vcpu: u32,
+    /// Remote domain (unbound, interdomain) or VIRQ number.
+    pub first: u32,
+    /// Remote port (interdomain).
+    pub second: u32,
+}
+
+/// Formats `xl evtchn-list`: a header and one line per open port.
+pub fn format_ports(ports: &[PortStatus]) -> alloc::vec::Vec<String> {
+    let mut lines = alloc::vec![String::from("Port  State        Details")];
+    for port in ports {
+        let (state, details) = match port.status {
+            1 => ("unbound", format!("waiting for domain {}", port.first)),
+            2 => ("interdomain", format!("domain {} port {}", port.first, port.second)),
+            3 => ("pirq", format!("pirq {}", port.first)),
+            4 => ("virq", format!("VIRQ {} ({}) vcpu {}", port.first, virq_name(port.first), port.vcpu)),
+            5 => ("ipi", format!("vcpu {}", port.vcpu)),
+            _ => continue,
+        };
+        lines.push(format!("{:>4}  {state:<11}  {details}", port.port));
+    }
+    lines
+}
+
+fn virq_name(virq: u32) -> &'static str {
+    match virq {
+        0 => "timer",
+        1 => "debug",
+        2 => "console",
+        3 => "dom_exc",
+        4 => "tbuf",
+        6 => "debugger",
+        8 => "con_ring",
+        _ => "other",
+    }
 }
 
 /// Parses `xl sched-credit [-d DOM] [-w WEIGHT]`.
@@ -112,6 +157,7 @@ fn parse_command(subcommand: &str, rest: &[String]) -> Option<Result<XlCommand, 
         "reboot" => parse_domain(subcommand, rest).map(XlCommand::Reboot),
         "destroy" => parse_domain(subcommand, rest).map(XlCommand::Destroy),
         "sched-credit" => parse_sched_credit(rest),
+        "evtchn-list" => parse_domain(subcommand, rest).map(XlCommand::EvtchnList),
         _ => return None,
     };
     Some(parsed)
@@ -494,5 +540,28 @@ mod tests {
         assert_eq!(output_of("xl sched-credit -d g -w 70000"), ["xl sched-credit: invalid weight '70000': expected 1 to 65535"]);
         assert_eq!(output_of("xl sched-credit -w 5"), ["xl sched-credit: -w needs -d DOM; usage: xl sched-credit [-d DOM] [-w WEIGHT]"]);
         assert_eq!(output_of("xl sched-credit -d"), ["xl sched-credit: -d needs a value; usage: xl sched-credit [-d DOM] [-w WEIGHT]"]);
+    }
+
+    #[test]
+    fn evtchn_list_formats_each_state() {
+        use super::{PortStatus, format_ports};
+        let ports = [
+            PortStatus { port: 1, status: 2, vcpu: 0, first: 0, second: 7 },
+            PortStatus { port: 2, status: 4, vcpu: 0, first: 2, second: 0 },
+            PortStatus { port: 3, status: 1, vcpu: 0, first: 5, second: 0 },
+            PortStatus { port: 4, status: 5, vcpu: 0, first: 0, second: 0 },
+            PortStatus { port: 5, status: 0, vcpu: 0, first: 0, second: 0 },
+        ];
+        assert_eq!(
+            format_ports(&ports),
+            [
+                "Port  State        Details",
+                "   1  interdomain  domain 0 port 7",
+                "   2  virq         VIRQ 2 (console) vcpu 0",
+                "   3  unbound      waiting for domain 5",
+                "   4  ipi          vcpu 0",
+            ]
+        );
+        assert_eq!(output_of("xl evtchn-list"), ["xl evtchn-list: missing domain; usage: xl evtchn-list DOM"]);
     }
 }

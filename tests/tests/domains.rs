@@ -133,6 +133,15 @@ fn pause_shutdown_reboot_and_weights() -> Result<(), Error> {
     let row = list_row(&mut machine, "guest1")?.expect("guest1 listed");
     assert!(!row[4].contains('p'), "unpaused state letters: {row:?}");
 
+    let channels = machine.run("xl evtchn-list guest1")?;
+    assert!(
+        lines(&channels).iter().any(|line| line.contains("interdomain") && line.contains("domain 0 port")),
+        "guest1's console channel to Dom0: {channels}"
+    );
+    let dom0_channels = machine.run("xl evtchn-list 0")?;
+    assert!(dom0_channels.contains("VIRQ 2 (console)"), "{dom0_channels}");
+    assert!(dom0_channels.contains("VIRQ 3 (dom_exc)"), "{dom0_channels}");
+
     assert!(machine.run("xl sched-credit -d guest1 -w 512")?.is_empty());
     let weights = machine.run("xl sched-credit")?;
     let guest1 = lines(&weights).into_iter().find(|line| line.starts_with("guest1")).expect("guest1 weight row");
@@ -190,5 +199,22 @@ fn xl_errors_name_the_problem() -> Result<(), Error> {
     assert!(unknown.contains("xl: domain 'ghost' not found"), "{unknown}");
     let dom0 = machine.run("xl destroy 0")?;
     assert!(dom0.contains("is Dom0"), "{dom0}");
+    Ok(())
+}
+
+/// A paste of many commands in one write reaches Dom0 whole: every command
+/// runs, none is cut or mangled.
+#[test]
+fn large_paste_runs_every_command() -> Result<(), Error> {
+    const COMMANDS: usize = 200;
+    let mut machine = Machine::boot("large-paste", BootPath::Direct)?;
+    machine.expect(PROMPT, BOOT_TIMEOUT)?;
+    let paste = "cat /etc/hospes/release\r".repeat(COMMANDS);
+    machine.send_bytes(paste.as_bytes())?;
+    machine.send("xl info")?;
+    let output = machine.expect("dom0_ring", Duration::from_secs(120))?;
+    let printed = lines(&output).into_iter().filter(|line| *line == "Hospes 0.1.0").count();
+    assert_eq!(printed, COMMANDS, "release lines printed for {COMMANDS} pasted commands");
+    assert!(!output.contains("no such file"), "a pasted command arrived mangled");
     Ok(())
 }

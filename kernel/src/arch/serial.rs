@@ -14,8 +14,8 @@ use uart_16550::{Config, Uart16550};
 const COM1: u16 = 0x3F8;
 /// Size of the hypervisor's log ring, read by `xl dmesg`.
 pub const LOG_RING_SIZE: usize = 32 * 1024;
-/// Bytes of console input held until Dom0 reads them.
-const INPUT_SIZE: usize = 1024;
+/// Bytes of console input held until Dom0 reads them: room for a large paste.
+const INPUT_SIZE: usize = 64 * 1024;
 
 pub struct Console {
     uart: Option<Uart16550<PioBackend>>,
@@ -25,6 +25,8 @@ pub struct Console {
     input_written: usize,
     /// Input bytes dropped because Dom0 did not read in time.
     pub input_dropped: u64,
+    /// Set when input was first dropped, so the next poll logs it once.
+    log_dropped_input: bool,
 }
 
 pub static CONSOLE: Mutex<Console> = Mutex::new(Console {
@@ -34,6 +36,7 @@ pub static CONSOLE: Mutex<Console> = Mutex::new(Console {
     input_read: 0,
     input_written: 0,
     input_dropped: 0,
+    log_dropped_input: false,
 });
 
 impl Console {
@@ -50,6 +53,10 @@ impl Console {
         while let Some(byte) = self.uart.as_mut().and_then(|uart| uart.try_receive_byte().ok()) {
             arrived += 1;
             if self.input_written - self.input_read == INPUT_SIZE {
+                if self.input_dropped == 0 {
+                    // Reported once; the count keeps growing for later checks.
+                    self.log_dropped_input = true;
+                }
                 self.input_dropped += 1;
                 continue;
             }
@@ -57,6 +64,11 @@ impl Console {
             self.input_written += 1;
         }
         arrived
+    }
+
+    /// Returns true once, after console input was first dropped for lack of room.
+    pub fn take_dropped_input_report(&mut self) -> bool {
+        core::mem::take(&mut self.log_dropped_input)
     }
 
     /// Takes up to `out.len()` buffered input bytes.

@@ -193,7 +193,7 @@ impl Domain {
 
     /// Records a failed operation for the toolstack to report.
     pub fn record_failure(&mut self, operation: &'static str, argument: u64, reason: String) {
-        log::info!("d{}: {operation} failed on {argument:#x}: {reason}", self.id);
+        log::debug!("d{}: {operation} failed on {argument:#x}: {reason}", self.id);
         self.last_failure = Some(FailureRecord { operation, argument, reason });
     }
 }

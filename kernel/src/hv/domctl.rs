@@ -99,7 +99,7 @@ pub fn domctl(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestMemo
             hypercall_init(domain, query.gmfn)?;
         }
         other => {
-            warn!("d{caller}: domctl command {other} is not implemented: ENOSYS");
+            log::debug!("d{caller}: domctl command {other} is not implemented: ENOSYS");
             return Err(Errno::ENOSYS);
         }
     }
@@ -134,7 +134,7 @@ fn create(hypervisor: &mut Hypervisor, requested: DomId, config: CreateDomain) -
     };
     let shared_info = make_shared_info(id).ok_or(Errno::ENOMEM)?;
     hypervisor.domains.insert(id, Domain::new_paused(id, shared_info));
-    info!("d{id}: created (paused, no memory)");
+    info!("d{id}: created");
     Ok(id)
 }
 

@@ -78,7 +78,13 @@ pub fn handle_irq(hypervisor: &mut super::Hypervisor, trap: u8) {
             }
         }
         IRQ_COM1 => {
-            let arrived = CONSOLE.lock().poll_input();
+            let (arrived, dropped) = {
+                let mut console = CONSOLE.lock();
+                (console.poll_input(), console.take_dropped_input_report())
+            };
+            if dropped {
+                log::warn!("console input is arriving faster than Dom0 reads it; further bytes are dropped until it catches up");
+            }
             if arrived > 0
                 && let Some(dom0) = hypervisor.domain(0)
             {

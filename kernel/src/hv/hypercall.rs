@@ -21,7 +21,7 @@ use hypercalls::sched::{self, SchedShutdown, ShutdownReason};
 use hypercalls::sysctl::{self, DomainInfo, GetDomainInfoList, PhysInfo, ReadConsole, Sysctl};
 use hypercalls::trap::{CallbackRegister, IretContext, TrapInfo, VGCF_IN_SYSCALL};
 use hypercalls::{DomId, Errno, Hypercall};
-use log::{info, warn};
+use log::info;
 
 /// The next step of a vCPU after a hypercall.
 pub enum Outcome {
@@ -513,7 +513,7 @@ fn sysctl(hypervisor: &mut Hypervisor, caller: DomId, memory: GuestMemory, argum
             request.set_payload(query);
         }
         other => {
-            warn!("d{caller}: sysctl command {other} is not implemented: ENOSYS");
+            log::debug!("d{caller}: sysctl command {other} is not implemented: ENOSYS");
             return Err(Errno::ENOSYS);
         }
     }

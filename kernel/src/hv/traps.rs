@@ -16,7 +16,7 @@ use crate::arch::entry::TrapFrame;
 use crate::arch::{self, layout, power};
 use hypercalls::selectors;
 use hypercalls::trap::{BOUNCE_CS_MASK_SHIFT, TI_MASK_EVENTS, exception_name, has_error_code, vector};
-use log::{error, warn};
+use log::{error, info};
 
 const RFLAGS_IF: u64 = 1 << 9;
 /// Flags cleared on entry to a guest handler: TF, NT, RF, AC, VM.
@@ -134,7 +134,7 @@ pub fn crash(domain: &mut Domain, reason: &str) {
         arch::dump_registers("(hospes) d0", &frame);
         power::fail(power::EXIT_DOM0_CRASHED);
     }
-    warn!("d{}: stays crashed until destroyed", domain.id);
+    info!("d{}: crashed; Dom0's toolstack applies its on_crash action", domain.id);
 }
 
 /// Checks a frame a guest asked to return to, fixing selectors and flags the
