@@ -108,6 +108,32 @@ const HIGH_RESERVED: u64 = 0x7FF0_0000_0000_0000;
 /// First and last L4 slot reserved for the hypervisor.
 pub const RESERVED_L4: core::ops::RangeInclusive<usize> = 256..=271;
 
+/// The `ptr` field of an `mmu_update` request, decoded. Xen's ABI puts the
+/// command in bits 0-2, which are zero in the 8-byte-aligned address of a
+/// table entry, and the entry's machine address in the other bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MmuPointer {
+    /// `MMU_NORMAL_PT_UPDATE` (0) or `MMU_PT_UPDATE_PRESERVE_AD` (2): entry
+    /// `index` of the table in frame `table`.
+    TableEntry { table: Mfn, index: usize },
+    /// `MMU_MACHPHYS_UPDATE` (1).
+    MachPhysUpdate,
+    /// Commands 3-7, which Hospes does not define. A request whose entry
+    /// address has bit 2 set (not 8-byte aligned) also lands here, so it can
+    /// never write at an address the guest did not mean.
+    Unknown(u64),
+}
+
+impl MmuPointer {
+    pub fn decode(pointer: u64) -> MmuPointer {
+        match pointer & 7 {
+            0 | 2 => MmuPointer::TableEntry { table: (pointer & ADDRESS_MASK) >> 12, index: ((pointer & 0xFFF) >> 3) as usize },
+            1 => MmuPointer::MachPhysUpdate,
+            command => MmuPointer::Unknown(command),
+        }
+    }
+}
+
 /// Users of a frame's type, as the callers of `get_type` name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageType {
@@ -571,5 +597,24 @@ mod tests {
         assert_eq!(table.count_owned(2), 10);
         table.release(45);
         assert_eq!(table.count_owned(2), 9);
+    }
+
+    #[test]
+    fn mmu_pointer_commands() {
+        let entry = 0x1234_5000 | 0x18;
+        assert_eq!(MmuPointer::decode(entry), MmuPointer::TableEntry { table: 0x12345, index: 3 });
+        assert_eq!(MmuPointer::decode(entry | 2), MmuPointer::TableEntry { table: 0x12345, index: 3 });
+        assert_eq!(MmuPointer::decode(entry | 1), MmuPointer::MachPhysUpdate);
+        assert_eq!(MmuPointer::decode(entry | 3), MmuPointer::Unknown(3));
+    }
+
+    #[test]
+    fn mmu_pointer_not_8_byte_aligned_is_unknown() {
+        // Bit 2 set: the entry address is 4 bytes into an entry. Masking only
+        // bits 0-1 would take it as a normal update of entry 3.
+        let entry = 0x1234_5000 | 0x18;
+        for low in 4..8 {
+            assert_eq!(MmuPointer::decode(entry | low), MmuPointer::Unknown(low), "low bits {low}");
+        }
     }
 }

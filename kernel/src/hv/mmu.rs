@@ -16,15 +16,8 @@ use crate::arch::layout;
 use crate::arch::memory;
 use crate::arch::paging::{self, ADDRESS_MASK, PRESENT};
 use crate::frames::Mfn;
-use crate::frametable::{FrameError, PageType, TableMemory};
+use crate::frametable::{FrameError, MmuPointer, PageType, TableMemory};
 use hypercalls::{DOMID_SELF, DomId, Errno};
-
-/// `mmu_update` command in the low bits of `ptr`: a checked page-table write.
-const MMU_NORMAL_PT_UPDATE: u64 = 0;
-/// `mmu_update` command: update the machine-to-physical table.
-const MMU_MACHPHYS_UPDATE: u64 = 1;
-/// `mmu_update` command: a page-table write that keeps the accessed and dirty bits.
-const MMU_PT_UPDATE_PRESERVE_AD: u64 = 2;
 
 pub const MMUEXT_PIN_L1_TABLE: u32 = 0;
 pub const MMUEXT_PIN_L4_TABLE: u32 = 3;
@@ -73,7 +66,8 @@ fn foreign_domain(hypervisor: &mut Hypervisor, caller: DomId, foreigndom: u64) -
 }
 
 /// `mmu_update(reqs, count, done, foreigndom)`: each request is `{ptr, val}`,
-/// `ptr` being the machine address of the entry with the command in bits 0-1.
+/// `ptr` being the machine address of the entry with the command in bits
+/// 0-2 ([`MmuPointer`]). Commands 3-7 are rejected with `EINVAL`.
 /// Stops at the first failure; `*done` (when not NULL) gets the number applied.
 pub fn mmu_update(
     hypervisor: &mut Hypervisor,
@@ -85,16 +79,14 @@ pub fn mmu_update(
     foreigndom: u64,
 ) -> Result<i64, Errno> {
     let foreign = foreign_domain(hypervisor, caller, foreigndom)?;
-    run_batch(memory_view, requests, count, done, |[pointer, value]: [u64; 2]| match pointer & 3 {
-        MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_PRESERVE_AD => {
-            let table = (pointer & ADDRESS_MASK) >> 12;
-            let index = ((pointer & 0xFFF) >> 3) as usize;
+    run_batch(memory_view, requests, count, done, |[pointer, value]: [u64; 2]| match MmuPointer::decode(pointer) {
+        MmuPointer::TableEntry { table, index } => {
             memory::with(|memory| memory.table.update_entry(&mut IdentityTables, table, index, value, caller, foreign))
                 .map_err(to_errno)
         }
         // The hypervisor keeps no machine-to-physical table yet.
-        MMU_MACHPHYS_UPDATE => Err(Errno::ENOSYS),
-        _ => Err(Errno::EINVAL),
+        MmuPointer::MachPhysUpdate => Err(Errno::ENOSYS),
+        MmuPointer::Unknown(_) => Err(Errno::EINVAL),
     })
 }
 
