@@ -8,6 +8,7 @@
 extern crate alloc;
 
 pub mod identity;
+pub mod selftest;
 pub mod shell;
 pub mod terminal;
 

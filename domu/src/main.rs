@@ -3,7 +3,9 @@
 //! It attaches to the console ring that `start_info` names, or writes
 //! through `console_io` when it has none (as when it is booted in place of
 //! Dom0 for testing). It reports its boot stages and then readiness on the
-//! console (see `guest::boot_status`), and runs the shell on console input.
+//! console (see `guest::boot_status`), runs the hostile-case suite that a
+//! `selftest=NAME` word on its command line names (see `domu::selftest`),
+//! and runs the shell on console input.
 //! With no input it blocks in the hypervisor until the console's event
 //! channel wakes it.
 
@@ -53,6 +55,10 @@ fn guest_main() -> ! {
     );
     platform.write(READY);
 
+    if let Some(suite) = domu::selftest::requested_suite(info.command_line()) {
+        run_selftest(&suite, &mut platform);
+    }
+
     shell.start(&mut platform);
     let mut buffer = [0u8; 64];
     loop {
@@ -61,6 +67,34 @@ fn guest_main() -> ! {
             shell.feed(byte, &mut platform);
         }
     }
+}
+
+/// Runs the hostile-case suite `name` and prints a line per case and the
+/// final XTF result line.
+#[cfg(target_os = "none")]
+fn run_selftest(name: &str, platform: &mut platform::HypercallPlatform) {
+    use core::fmt::Write;
+    use domu::selftest::{UNKNOWN_SUITE_RESULT, case_line, result_line};
+    use domu::terminal::Text;
+
+    let Some(suite) = guest::attack::Suite::for_domu(name) else {
+        let _ = writeln!(
+            Text(platform),
+            "selftest: unknown suite '{name}'; the suites are {}",
+            guest::attack::DOMU_SUITES.join(", ")
+        );
+        let _ = writeln!(Text(platform), "{UNKNOWN_SUITE_RESULT}");
+        return;
+    };
+    let _ = writeln!(Text(platform), "selftest {name}: running {} cases", suite.len());
+    let mut failed = 0;
+    for index in 0..suite.len() {
+        let report = suite.run(index);
+        failed += usize::from(report.result.is_err());
+        let _ = writeln!(Text(platform), "{}", case_line(report.id, &report.name, &report.result));
+    }
+    let _ = writeln!(Text(platform), "selftest {name}: {} passed, {failed} failed", suite.len() - failed);
+    let _ = writeln!(Text(platform), "{}", result_line(failed));
 }
 
 #[cfg(not(target_os = "none"))]

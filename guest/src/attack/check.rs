@@ -140,6 +140,20 @@ pub fn check_unchanged(what: &str, before: &[u8], after: &[u8]) -> Result<(), St
     }
 }
 
+/// Checks that a vCPU blocked on a timer woke at `woke` no earlier than
+/// `deadline` and at most `bound` after it. All times are system time in
+/// nanoseconds.
+pub fn check_wake(deadline: u64, woke: u64, bound: u64) -> Result<(), String> {
+    if woke < deadline {
+        return Err(format!("woke {} us before the deadline", (deadline - woke) / 1000));
+    }
+    let late = woke - deadline;
+    if late > bound {
+        return Err(format!("woke {} ms after the deadline, expected at most {} ms", late / 1_000_000, bound / 1_000_000));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +262,28 @@ mod tests {
         assert_eq!(
             check_unchanged("GDT", &[1, 2, 3], &[1, 2]),
             Err(String::from("GDT: read back 2 bytes, expected 3"))
+        );
+    }
+
+    #[test]
+    fn wake_between_deadline_and_bound_passes() {
+        assert_eq!(check_wake(1_000_000_000, 1_000_000_000, 5_000_000_000), Ok(()));
+        assert_eq!(check_wake(1_000_000_000, 6_000_000_000, 5_000_000_000), Ok(()));
+    }
+
+    #[test]
+    fn early_wake_fails() {
+        assert_eq!(
+            check_wake(1_000_000_000, 999_000_000, 5_000_000_000),
+            Err(String::from("woke 1000 us before the deadline"))
+        );
+    }
+
+    #[test]
+    fn late_wake_fails() {
+        assert_eq!(
+            check_wake(1_000_000_000, 6_000_000_001, 5_000_000_000),
+            Err(String::from("woke 5000 ms after the deadline, expected at most 5000 ms"))
         );
     }
 }

@@ -75,7 +75,7 @@ impl Tables {
 
 /// Returns the machine frame of pseudo-physical page `pfn`, from the
 /// builder's `mfn_list`.
-fn machine_frame(pfn: u64) -> u64 {
+pub(super) fn machine_frame(pfn: u64) -> u64 {
     let list = crate::start_info().mfn_list as *const u64;
     // SAFETY: the builder maps `mfn_list` with one u64 per page of the
     // domain, and callers pass a pfn below `nr_pages`.
@@ -85,7 +85,7 @@ fn machine_frame(pfn: u64) -> u64 {
 /// Returns the virtual address at which the guest reads page-table frame
 /// `mfn`. Page tables are the builder's bootstrap tables, which sit in
 /// `nr_pt_frames` pages from `pt_base`.
-fn table_address(mfn: u64) -> Result<u64, String> {
+pub(super) fn table_address(mfn: u64) -> Result<u64, String> {
     let info = crate::start_info();
     let first = (info.pt_base - crate::entry::virt_base()) / 4096;
     (first..first + info.nr_pt_frames)

@@ -27,9 +27,18 @@ mod mapping;
 #[cfg(target_os = "none")]
 mod memory;
 #[cfg(target_os = "none")]
+mod mmu;
+#[cfg(target_os = "none")]
 mod pointers;
 #[cfg(target_os = "none")]
+mod privilege;
+#[cfg(target_os = "none")]
 mod registration;
+#[cfg(target_os = "none")]
+mod timer;
+
+/// Suites an unprivileged DomU runs with `selftest=NAME` on its command line.
+pub const DOMU_SUITES: &[&str] = &["mmu", "privilege", "timer"];
 
 #[cfg(target_os = "none")]
 pub use suite::{Report, Suite};
@@ -78,6 +87,23 @@ mod suite {
             super::mapping::add_cases(&mut cases);
             super::calls::add_log_case(&mut cases);
             Suite { cases }
+        }
+
+        /// Builds the DomU suite `name`, one of [`super::DOMU_SUITES`]:
+        /// `mmu` (A01, A02, A04, A05, A07), `privilege` (A46, then the A17
+        /// instruction cases) or `timer`. Returns `None` for any other name.
+        pub fn for_domu(name: &str) -> Option<Suite> {
+            let mut cases = Vec::new();
+            match name {
+                "mmu" => super::mmu::add_cases(&mut cases),
+                "privilege" => {
+                    super::privilege::add_cases(&mut cases);
+                    super::instructions::add_cases(&mut cases);
+                }
+                "timer" => super::timer::add_cases(&mut cases),
+                _ => return None,
+            }
+            Some(Suite { cases })
         }
 
         pub fn len(&self) -> usize {
