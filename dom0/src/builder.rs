@@ -2,10 +2,10 @@
 //! way Xen's libxenguest does, through privileged hypercalls only.
 //!
 //! Steps: create the domain paused, set its memory limit and populate its
-//! memory, connect its console event channel, write the kernel, P2M array,
-//! `start_info` and bootstrap page tables into its frames through Dom0's
-//! foreign-mapping window, fill its hypercall page, pin its L4, set its vCPU
-//! context, and unpause it. Any failure destroys the half-built domain, so
+//! memory, and connect its console event channel. Then write the kernel, P2M
+//! array, `start_info` and bootstrap page tables into its frames through
+//! Dom0's foreign-mapping window. Last, fill its hypercall page, pin its L4,
+//! set its vCPU context, and unpause it. Any failure destroys the half-built domain, so
 //! nothing stays allocated.
 
 use crate::window::{WINDOW_SLOTS, Window};
@@ -31,7 +31,7 @@ const MMUEXT_PIN_L4_TABLE: u32 = 3;
 const EVTCHNOP_BIND_INTERDOMAIN: u64 = 0;
 const EVTCHNOP_ALLOC_UNBOUND: u64 = 6;
 
-/// What to build.
+/// The description of a domain to build.
 pub struct DomainSpec<'a> {
     pub name: &'a str,
     pub kernel: &'a [u8],
@@ -44,7 +44,7 @@ pub struct BuiltDomain {
     pub id: u16,
     /// Dom0's port of the console event channel.
     pub console_port: u32,
-    /// Where Dom0 maps the console ring.
+    /// Address of Dom0's mapping of the console ring.
     pub console_address: u64,
 }
 

@@ -4,9 +4,9 @@
 //! Each DomU's console ring lives in one of its pages, which Dom0 keeps
 //! mapped. [`Toolstack::poll`] drains every ring into that guest's history
 //! (and onto the terminal when attached); input typed while attached goes
-//! into the ring. The ring indices are written by the guest, so they are
-//! checked before every use: a guest that claims more bytes than the ring
-//! holds has its ring resynchronised and the event logged, nothing more.
+//! into the ring. The guest writes the ring indices, so they are checked
+//! before every use. When a guest claims more bytes than the ring can contain,
+//! its ring is resynchronised and the event logged, nothing more.
 
 use crate::builder::{self, BuildFailure, DomainSpec};
 use crate::window::Window;

@@ -1,9 +1,9 @@
 //! A window of Dom0's address space for mapping other domains' frames.
 //!
-//! Dom0 reaches DomU memory only through checked foreign mappings: it adds a
-//! page table of its own (an L2 and one L1, pinned, hooked into its L3) that
-//! covers [`WINDOW_BASE`], and installs entries in that L1 with
-//! `mmu_update` naming the DomU as `foreigndom`. The hypervisor checks that
+//! Dom0 reaches DomU memory only through checked foreign mappings. It adds
+//! page tables of its own (an L2 and one L1, pinned, hooked into its L3) that
+//! cover [`WINDOW_BASE`]. It then installs entries in that L1 with
+//! `mmu_update`, naming the DomU as `foreigndom`. The hypervisor checks that
 //! each frame belongs to that domain and counts the reference.
 
 use alloc::alloc::{Layout, alloc_zeroed};
