@@ -15,6 +15,7 @@ pub mod console;
 pub mod domctl;
 pub mod elfnote;
 pub mod errno;
+pub mod grant;
 pub mod number;
 pub mod page;
 pub mod sched;

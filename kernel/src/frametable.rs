@@ -46,6 +46,17 @@ pub enum FrameType {
     /// Shared with the owner by the hypervisor (`shared_info`): mappable
     /// writable, never a page table.
     SharedInfo,
+    /// A frame of the owner's grant table, allocated by the hypervisor and
+    /// mapped by the owner: same rules as `SharedInfo`.
+    GrantTable,
+}
+
+impl FrameType {
+    /// Whether the hypervisor allocated the frame to share it with its owner
+    /// (`SharedInfo`, `GrantTable`): such frames take no type references.
+    pub fn is_hypervisor_shared(self) -> bool {
+        matches!(self, FrameType::SharedInfo | FrameType::GrantTable)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +209,67 @@ impl FrameTable {
         }
     }
 
+    /// Marks a frame of a destroyed domain that is still referenced as owned
+    /// by nobody, keeping its counts: nobody can map it again, and whoever
+    /// drops the last reference returns it to the allocator.
+    pub fn disown(&mut self, mfn: Mfn) {
+        if let Some(slot) = self.frames.get_mut(mfn as usize) {
+            slot.owner = DOMID_INVALID;
+            slot.pinned = false;
+        }
+    }
+
+    /// Takes a plain reference on `mfn` for a grant mapping's bookkeeping.
+    /// The frame must belong to `owner` and be a data frame: a page table
+    /// (unless `writable` is false) or a hypervisor-shared frame is refused.
+    pub fn get_granted(&mut self, mfn: Mfn, owner: DomId, writable: bool) -> Result<(), FrameError> {
+        let slot = self.slot(mfn)?;
+        if slot.owner != owner {
+            return Err(FrameError::NotOwned);
+        }
+        match slot.kind {
+            FrameType::SharedInfo | FrameType::GrantTable => return Err(FrameError::TypeConflict),
+            FrameType::PageTable(_) if writable => return Err(FrameError::PageTableWritable),
+            _ => {}
+        }
+        slot.ref_count += 1;
+        Ok(())
+    }
+
+    /// Drops a reference taken with [`get_granted`](Self::get_granted).
+    /// Returns true when the frame is owned by nobody ([`disown`](Self::disown))
+    /// and no reference is left: the caller must then give it back to the
+    /// allocator and [`release`](Self::release) it.
+    pub fn put_granted(&mut self, mfn: Mfn) -> bool {
+        let Ok(slot) = self.slot(mfn) else { return false };
+        slot.ref_count = slot.ref_count.saturating_sub(1);
+        slot.owner == DOMID_INVALID && slot.ref_count == 0 && slot.type_count == 0
+    }
+
+    /// Installs, in entry `index` of the caller's L1 `table`, a mapping of
+    /// `frame` owned by `granter`, which the caller may map because of a
+    /// grant it validated. Takes the same references as
+    /// [`update_entry`](Self::update_entry) and drops the old entry's.
+    pub fn map_granted(
+        &mut self,
+        memory: &mut dyn TableMemory,
+        table: Mfn,
+        index: usize,
+        entry: u64,
+        caller: DomId,
+        granter: DomId,
+    ) -> Result<(), FrameError> {
+        let target = self.get((entry & ADDRESS_MASK) >> 12).ok_or(FrameError::OutOfRange)?;
+        if target.owner != granter || target.kind.is_hypervisor_shared() {
+            return Err(FrameError::NotOwned);
+        }
+        let info = self.get(table).ok_or(FrameError::OutOfRange)?;
+        if info.owner != caller || info.kind != FrameType::PageTable(1) {
+            return Err(FrameError::NotPageTable);
+        }
+        self.update_entry(memory, table, index, entry, caller, Some(granter))
+    }
+
     /// Checks that `domain` may access `mfn`, writable or not, without
     /// taking a reference (the hypervisor's own copies to guest memory).
     pub fn check_mappable(&self, domain: DomId, mfn: Mfn, writable: bool) -> Result<FrameInfo, FrameError> {
@@ -225,7 +297,7 @@ impl FrameTable {
             PageType::Table(level) if (1..=4).contains(&level) => FrameType::PageTable(level),
             PageType::Table(_) => return Err(FrameError::BadLevel),
         };
-        if info.kind == FrameType::SharedInfo {
+        if info.kind.is_hypervisor_shared() {
             return if want == PageType::Writable { Ok(()) } else { Err(FrameError::TypeConflict) };
         }
         if info.type_count > 0 {
@@ -248,7 +320,7 @@ impl FrameTable {
     /// references its entries hold.
     pub fn put_type(&mut self, memory: &mut dyn TableMemory, mfn: Mfn) {
         let Ok(slot) = self.slot(mfn) else { return };
-        if slot.kind == FrameType::SharedInfo || slot.type_count == 0 {
+        if slot.kind.is_hypervisor_shared() || slot.type_count == 0 {
             return;
         }
         slot.type_count -= 1;
@@ -584,6 +656,56 @@ mod tests {
         assert_eq!(table.update_entry(&mut memory, 4, 6, entry(30, RW), 1, None), Ok(()));
         assert_eq!(table.pin(&mut memory, 30, 1, 1), Err(FrameError::TypeConflict));
         assert_eq!(table.get(30).unwrap().kind, FrameType::SharedInfo);
+    }
+
+    #[test]
+    fn grant_table_frame_writable_never_table() {
+        let (mut table, mut memory) = setup();
+        table.assign(31, 1, FrameType::GrantTable);
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        assert_eq!(table.update_entry(&mut memory, 4, 6, entry(31, RW), 1, None), Ok(()));
+        assert_eq!(table.pin(&mut memory, 31, 1, 1), Err(FrameError::TypeConflict));
+        assert_eq!(table.update_entry(&mut memory, 4, 6, 0, 1, None), Ok(()));
+        assert_eq!(table.get(31).unwrap().kind, FrameType::GrantTable);
+        assert_eq!(table.update_entry(&mut memory, 4, 7, entry(31, RW), 2, None), Err(FrameError::NotOwned));
+    }
+
+    #[test]
+    fn granted_frame_mapped_by_peer() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        // Domain 1 maps domain 2's frame 42 writable because of a grant.
+        assert_eq!(table.map_granted(&mut memory, 4, 8, entry(42, RW), 1, 2), Ok(()));
+        assert_eq!(table.get(42).unwrap().kind, FrameType::Writable);
+        assert_eq!(table.get(42).unwrap().ref_count, 1);
+        // The frame must belong to the named granter.
+        assert_eq!(table.map_granted(&mut memory, 4, 9, entry(43, RO), 1, 3), Err(FrameError::NotOwned));
+        // Only into an L1 of the caller.
+        assert_eq!(table.map_granted(&mut memory, 3, 9, entry(43, RO), 1, 2), Err(FrameError::NotPageTable));
+        assert_eq!(table.map_granted(&mut memory, 4, 9, entry(43, RO), 2, 2), Err(FrameError::NotPageTable));
+        table.update_entry(&mut memory, 4, 8, 0, 1, None).expect("unmap");
+        assert_eq!(table.get(42).unwrap().ref_count, 0);
+        assert_eq!(table.get(42).unwrap().kind, FrameType::Plain);
+    }
+
+    #[test]
+    fn granted_reference_rules() {
+        let (mut table, mut memory) = setup();
+        table.assign(32, 1, FrameType::SharedInfo);
+        assert_eq!(table.get_granted(42, 1, false), Err(FrameError::NotOwned));
+        assert_eq!(table.get_granted(32, 1, false), Err(FrameError::TypeConflict));
+        table.pin(&mut memory, 7, 1, 1).expect("empty L1");
+        assert_eq!(table.get_granted(7, 1, true), Err(FrameError::PageTableWritable));
+        assert_eq!(table.get_granted(7, 1, false), Ok(()));
+        assert_eq!(table.get_granted(42, 2, true), Ok(()));
+        // Owned frames are never reported free.
+        assert!(!table.put_granted(42));
+        assert_eq!(table.get_granted(42, 2, true), Ok(()));
+        table.disown(42);
+        assert_eq!(table.get_granted(42, 2, true), Err(FrameError::NotOwned));
+        assert!(table.put_granted(42), "the last reference of a disowned frame frees it");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod credit;
 pub mod evtchn;
 pub mod frames;
 pub mod frametable;
+pub mod granttab;
 pub mod logbuf;
 
 #[cfg(target_os = "none")]
