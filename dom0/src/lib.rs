@@ -16,6 +16,7 @@ pub mod ramdisk;
 pub mod shell;
 pub mod xl;
 pub mod xl_list;
+pub mod xenstore;
 
 #[cfg(test)]
 mod testing;

@@ -23,6 +23,7 @@ pub mod selectors;
 pub mod shared;
 pub mod sysctl;
 pub mod trap;
+pub mod xenstore;
 
 #[cfg(target_arch = "x86_64")]
 pub mod call;
