@@ -129,6 +129,18 @@ impl GrantTable {
         Ok(entry)
     }
 
+    /// Checks entry `gref` as [`check_access`](Self::check_access) does and
+    /// returns the frame a copy by `accessor` uses: the one recorded when
+    /// the reference was first mapped, or else the entry's.
+    pub fn access_frame(&self, memory: &dyn EntryMemory, gref: GrantRef, accessor: DomId, write: bool) -> Result<Mfn, Status> {
+        let entry = self.check_access(memory, gref, accessor, write)?;
+        match self.active.get(&gref) {
+            Some(active) if active.mapper != accessor => Err(GNTST_GENERAL_ERROR),
+            Some(active) => Ok(active.frame),
+            None => Ok(entry.frame as Mfn),
+        }
+    }
+
     /// Pins `gref` for one mapping by `mapper` and returns the frame to map.
     ///
     /// The entry is checked as in [`check_access`](Self::check_access) on
@@ -233,6 +245,16 @@ impl Maptrack {
             self.slots.pop();
         }
         Ok(mapping)
+    }
+
+    /// Marks every mapping of `granter`'s grants as having no granter, once
+    /// `granter` is destroyed: their unmaps then drop only frame references.
+    pub fn disown_granter(&mut self, granter: DomId) {
+        for mapping in self.slots.iter_mut().flatten() {
+            if mapping.granter == granter {
+                mapping.granter = hypercalls::DOMID_INVALID;
+            }
+        }
     }
 
     /// Removes and returns every mapping (domain destruction).
@@ -432,6 +454,20 @@ mod tests {
     }
 
     #[test]
+    fn copy_uses_mapped_frame() {
+        let mut table = table_with(1);
+        let mut entries = FakeEntries::default();
+        grant(&mut entries, 8, MAPPER, 42, GTF_PERMIT_ACCESS | GTF_READONLY);
+        assert_eq!(table.access_frame(&entries, 8, MAPPER, false), Ok(42));
+        assert_eq!(table.access_frame(&entries, 8, MAPPER, true), Err(GNTST_PERMISSION_DENIED));
+        assert_eq!(table.access_frame(&entries, 8, OTHER, false), Err(GNTST_PERMISSION_DENIED));
+        assert_eq!(table.access_frame(&entries, 9, MAPPER, false), Err(GNTST_PERMISSION_DENIED));
+        table.pin(&mut entries, 8, MAPPER, false, accept).expect("read-only map");
+        grant(&mut entries, 8, MAPPER, 77, GTF_PERMIT_ACCESS | GTF_READONLY | GTF_READING);
+        assert_eq!(table.access_frame(&entries, 8, MAPPER, false), Ok(42));
+    }
+
+    #[test]
     fn unpin_of_unpinned_ref_is_ignored() {
         let mut table = table_with(1);
         let mut entries = FakeEntries::default();
@@ -469,6 +505,16 @@ mod tests {
         assert_eq!(maptrack.len(), 2);
         assert_eq!(maptrack.drain().len(), 2);
         assert!(maptrack.is_empty());
+    }
+
+    #[test]
+    fn maptrack_disown_granter() {
+        let mut maptrack = Maptrack::default();
+        maptrack.insert(mapping(1)).expect("free");
+        maptrack.insert(Mapping { granter: OTHER, ..mapping(2) }).expect("free");
+        maptrack.disown_granter(GRANTER);
+        assert_eq!(maptrack.get(0).map(|found| found.granter), Ok(hypercalls::DOMID_INVALID));
+        assert_eq!(maptrack.get(1).map(|found| found.granter), Ok(OTHER));
     }
 
     #[test]

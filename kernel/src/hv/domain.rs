@@ -93,6 +93,8 @@ pub struct Domain {
     pub last_failure: Option<FailureRecord>,
     /// Weight and credit for the scheduler.
     pub account: crate::credit::Account,
+    /// The grant table this domain grants from and the grant mappings it holds.
+    pub grants: crate::granttab::DomainGrants,
 }
 
 impl Domain {
@@ -163,6 +165,7 @@ impl Domain {
             max_pages: 0,
             last_failure: None,
             account: crate::credit::Account::default(),
+            grants: crate::granttab::DomainGrants::default(),
         }
     }
 

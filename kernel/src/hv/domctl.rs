@@ -8,7 +8,9 @@
 //! `memory_op`; everyone else gets `-EPERM`.
 //!
 //! Destroying a domain drops the references its pinned tables and its vCPU
-//! hold, then returns every frame nobody else references to the allocator.
+//! hold, unmaps the grants it mapped, then returns every frame nobody else
+//! references to the allocator. A frame a peer still maps through a grant
+//! returns when the peer unmaps it or is destroyed.
 
 use super::Hypervisor;
 use super::build::make_shared_info;
@@ -163,12 +165,14 @@ pub fn destroy(hypervisor: &mut Hypervisor, target: DomId) -> Result<(), Errno> 
         return Err(Errno::ESRCH);
     }
     event::close_all(hypervisor, target);
-    let domain = hypervisor.domains.remove(&target).ok_or(Errno::ESRCH)?;
+    let mut domain = hypervisor.domains.remove(&target).ok_or(Errno::ESRCH)?;
+    drop_table_references(&domain);
+    super::grant::release_domain_grants(hypervisor, &mut domain);
     let (freed, kept) = release_memory(&domain);
     if kept > 0 {
-        // NOTE: frames another domain still maps stay allocated until the
-        // hypervisor reboots; nothing yet reclaims them when the mapping goes.
-        warn!("d{target}: {kept} frames are still mapped by other domains and stay allocated");
+        // Grant mappings return such frames when they go. NOTE: frames that
+        // Dom0 maps with a foreign mmu_update are never reclaimed.
+        warn!("d{target}: {kept} frames are still mapped by other domains; they stay allocated until unmapped");
     }
     info!("d{target}: destroyed, {freed} frames returned");
     if let Some(dom0) = hypervisor.domain(0) {
@@ -177,9 +181,9 @@ pub fn destroy(hypervisor: &mut Hypervisor, target: DomId) -> Result<(), Errno> 
     Ok(())
 }
 
-/// Drops the vCPU's and the pins' type references, then frees every frame
-/// with no reference left. Returns (frames freed, frames still referenced).
-fn release_memory(domain: &Domain) -> (u64, u64) {
+/// Drops the vCPU's and the pins' type references, which drops the
+/// references of every entry in the domain's page tables.
+fn drop_table_references(domain: &Domain) {
     memory::with(|memory| {
         let tables = &mut IdentityTables;
         if domain.vcpu.cr3 != 0 {
@@ -190,12 +194,22 @@ fn release_memory(domain: &Domain) -> (u64, u64) {
                 let _ = memory.table.unpin(tables, mfn, domain.id);
             }
         }
+    })
+}
+
+/// Frees every frame of the domain with no reference left and disowns the
+/// rest, so the last grant unmap frees them. Returns (frames freed, frames
+/// still referenced).
+fn release_memory(domain: &Domain) -> (u64, u64) {
+    memory::with(|memory| {
         let mut freed = 0;
         let mut kept = 0;
-        for &mfn in domain.memory.iter().chain(core::iter::once(&domain.shared_info)) {
+        let grant_frames = domain.grants.table.frames();
+        for &mfn in domain.memory.iter().chain(core::iter::once(&domain.shared_info)).chain(grant_frames) {
             let info = memory.table.get(mfn).unwrap_or_default();
-            let referenced = info.ref_count > 0 || (info.type_count > 0 && info.kind != FrameType::SharedInfo);
+            let referenced = info.ref_count > 0 || (info.type_count > 0 && !info.kind.is_hypervisor_shared());
             if referenced {
+                memory.table.disown(mfn);
                 kept += 1;
                 continue;
             }

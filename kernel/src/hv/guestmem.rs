@@ -37,6 +37,11 @@ unsafe impl GuestPod for hypercalls::shared::StartInfo {}
 unsafe impl GuestPod for hypercalls::domctl::Domctl {}
 unsafe impl GuestPod for hypercalls::domctl::VcpuContext {}
 unsafe impl GuestPod for hypercalls::domctl::MemoryReservation {}
+unsafe impl GuestPod for hypercalls::grant::MapGrantRef {}
+unsafe impl GuestPod for hypercalls::grant::UnmapGrantRef {}
+unsafe impl GuestPod for hypercalls::grant::SetupTable {}
+unsafe impl GuestPod for hypercalls::grant::QuerySize {}
+unsafe impl GuestPod for hypercalls::grant::GrantCopy {}
 unsafe impl<const N: usize> GuestPod for [u8; N] {}
 unsafe impl<const N: usize> GuestPod for [u64; N] {}
 unsafe impl<const N: usize> GuestPod for [u32; N] {}

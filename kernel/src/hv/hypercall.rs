@@ -72,6 +72,7 @@ pub fn dispatch(hypervisor: &mut Hypervisor, caller: DomId) -> Outcome {
         Ok(Hypercall::Sysctl) => sysctl(hypervisor, caller, memory, args[0]),
         Ok(Hypercall::Domctl) => super::domctl::domctl(hypervisor, caller, memory, args[0]),
         Ok(Hypercall::MemoryOp) => super::domctl::memory_op(hypervisor, caller, memory, args[0], args[1]),
+        Ok(Hypercall::GrantTableOp) => super::grant::grant_table_op(hypervisor, caller, memory, args[0], args[1], args[2]),
         Ok(Hypercall::SetTimerOp) => set_timer_op(domain, args[0]),
         Ok(other) => {
             log::debug!("d{caller}: hypercall {other:?} ({}) is not implemented: ENOSYS", frame.rax);

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod domctl;
 pub mod entry;
 pub mod event;
+pub mod grant;
 pub mod guestmem;
 pub mod hypercall;
 pub mod mmu;
