@@ -20,12 +20,14 @@ use hypercalls::sysctl::DomainInfo;
 use hypercalls::Errno;
 use pvbuild::{domlayout, elfload};
 
-/// Window slots used while building; the rest hold console pages.
+/// Window slots used while building; the rest hold ring pages.
 pub const BUILD_SLOTS: usize = 256;
+/// Most DomUs whose console and xenstore pages fit in the window at once.
+pub const MAX_CONSOLE_DOMAINS: usize = (WINDOW_SLOTS - BUILD_SLOTS) / 2;
 /// First window slot for console pages, one per running DomU.
 pub const CONSOLE_SLOT_BASE: usize = BUILD_SLOTS;
-/// Most DomUs whose consoles fit in the window at once.
-pub const MAX_CONSOLE_DOMAINS: usize = WINDOW_SLOTS - BUILD_SLOTS;
+/// First window slot for xenstore pages, one per running DomU.
+pub const STORE_SLOT_BASE: usize = CONSOLE_SLOT_BASE + MAX_CONSOLE_DOMAINS;
 
 const MMUEXT_PIN_L4_TABLE: u32 = 3;
 const EVTCHNOP_BIND_INTERDOMAIN: u64 = 0;
@@ -46,6 +48,16 @@ pub struct BuiltDomain {
     pub console_port: u32,
     /// Address of Dom0's mapping of the console ring.
     pub console_address: u64,
+    /// Machine frame of the console ring and the DomU's console port, for xenstore.
+    pub console_mfn: u64,
+    pub domu_console_port: u32,
+    /// Dom0's port of the xenstore event channel.
+    pub store_port: u32,
+    /// Address of Dom0's mapping of the xenstore ring.
+    pub store_address: u64,
+    /// Machine frame of the xenstore ring and the DomU's xenstore port.
+    pub store_mfn: u64,
+    pub domu_store_port: u32,
 }
 
 /// Why a build failed: the step, and the errno or a description.
@@ -72,14 +84,15 @@ pub fn domain_info(domain: u16) -> Result<DomainInfo, Errno> {
     domctl_call(domctl::GETDOMAININFO, domain, ()).map(|reply| reply.payload())
 }
 
-/// Builds and starts a domain whose console ring Dom0 maps at console slot
-/// `console` (below [`MAX_CONSOLE_DOMAINS`]); on failure destroys what was made.
+/// Builds and starts a domain whose console and xenstore rings Dom0 maps at
+/// ring slot `console` (below [`MAX_CONSOLE_DOMAINS`]); on failure destroys
+/// what was made.
 pub fn build(window: &Window, spec: &DomainSpec<'_>, console: usize) -> Result<BuiltDomain, BuildFailure> {
     let config = CreateDomain { max_vcpus: 1, ..Default::default() };
     let id = domctl_call(domctl::CREATEDOMAIN, 0, config)
         .map_err(|errno| BuildFailure::new(format!("create domain {}", spec.name), errno, String::new()))?
         .domain;
-    match fill(window, id, spec, CONSOLE_SLOT_BASE + console) {
+    match fill(window, id, spec, console) {
         Ok(built) => Ok(built),
         Err(mut failure) => {
             if failure.detail.is_empty()
@@ -89,6 +102,7 @@ pub fn build(window: &Window, spec: &DomainSpec<'_>, console: usize) -> Result<B
             }
             let _ = window.unmap(0, BUILD_SLOTS);
             let _ = window.unmap(CONSOLE_SLOT_BASE + console, 1);
+            let _ = window.unmap(STORE_SLOT_BASE + console, 1);
             let _ = domctl_call(domctl::DESTROYDOMAIN, id, ());
             Err(failure)
         }
@@ -113,7 +127,9 @@ fn free_mib() -> u64 {
     }
 }
 
-fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, console_slot: usize) -> Result<BuiltDomain, BuildFailure> {
+fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, ring_slot: usize) -> Result<BuiltDomain, BuildFailure> {
+    let console_slot = CONSOLE_SLOT_BASE + ring_slot;
+    let store_slot = STORE_SLOT_BASE + ring_slot;
     let name = spec.name;
     let nr_pages = spec.memory_mib * 256;
     let memory_action = || format!("set memory of {name} to {} MiB", spec.memory_mib);
@@ -147,6 +163,9 @@ fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, console_slot: usize) ->
     let console_pfn = layout.console_pfn.ok_or_else(|| BuildFailure::new(memory_action(), Errno::EINVAL, "no console page".into()))?;
     let (domu_port, console_port) = connect_console(id)
         .map_err(|errno| BuildFailure::new(format!("connect the console of {name}"), errno, String::new()))?;
+    let store_pfn = layout.store_pfn.ok_or_else(|| BuildFailure::new(memory_action(), Errno::EINVAL, "no xenstore page".into()))?;
+    let (domu_store_port, store_port) = connect_console(id)
+        .map_err(|errno| BuildFailure::new(format!("connect the xenstore ring of {name}"), errno, String::new()))?;
 
     let info = domain_info(id).map_err(|errno| BuildFailure::new(format!("query {name}"), errno, String::new()))?;
     let mut start_info = StartInfo::zeroed();
@@ -155,6 +174,8 @@ fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, console_slot: usize) ->
     start_info.shared_info = info.shared_info_frame << 12;
     start_info.console_mfn = p2m[console_pfn as usize];
     start_info.console_evtchn = domu_port;
+    start_info.store_mfn = p2m[store_pfn as usize];
+    start_info.store_evtchn = domu_store_port;
     start_info.pt_base = layout.address_of(layout.page_table_pfn);
     start_info.nr_pt_frames = layout.page_tables.total();
     start_info.mfn_list = layout.address_of(layout.p2m_pfn);
@@ -191,12 +212,25 @@ fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, console_slot: usize) ->
     window
         .map(id, console_slot, &[p2m[console_pfn as usize]])
         .map_err(|errno| BuildFailure::new(format!("map the console of {name}"), errno, String::new()))?;
+    window
+        .map(id, store_slot, &[p2m[store_pfn as usize]])
+        .map_err(|errno| BuildFailure::new(format!("map the xenstore ring of {name}"), errno, String::new()))?;
     domctl_call(domctl::UNPAUSEDOMAIN, id, ())
         .map_err(|errno| BuildFailure::new(format!("unpause {name}"), errno, String::new()))?;
-    Ok(BuiltDomain { id, console_port, console_address: Window::address(console_slot) })
+    Ok(BuiltDomain {
+        id,
+        console_port,
+        console_address: Window::address(console_slot),
+        console_mfn: p2m[console_pfn as usize],
+        domu_console_port: domu_port,
+        store_port,
+        store_address: Window::address(store_slot),
+        store_mfn: p2m[store_pfn as usize],
+        domu_store_port,
+    })
 }
 
-/// Allocates the console channel: an unbound port in the DomU for Dom0,
+/// Allocates a console or xenstore channel: an unbound port in the DomU for Dom0,
 /// then Dom0's end bound to it. Returns (DomU port, Dom0 port).
 fn connect_console(domain: u16) -> Result<(u32, u32), Errno> {
     let mut unbound = [domain as u32, 0];
@@ -271,9 +305,10 @@ impl ImageWriter<'_> {
     }
 }
 
-/// Destroys a domain and releases Dom0's mapping of its console at slot `console`.
+/// Destroys a domain and releases Dom0's mappings of its rings at slot `console`.
 pub fn destroy(window: &Window, domain: u16, console: usize) -> Result<(), Errno> {
     window.unmap(CONSOLE_SLOT_BASE + console, 1)?;
+    window.unmap(STORE_SLOT_BASE + console, 1)?;
     domctl_call(domctl::DESTROYDOMAIN, domain, ()).map(|_| ())
 }
 

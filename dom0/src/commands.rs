@@ -65,6 +65,8 @@ pub trait Platform {
     fn console_attached(&self) -> bool {
         false
     }
+    /// Returns the xenstore that the `xenstore-*` commands act on as Dom0.
+    fn xenstore(&mut self) -> &mut crate::xenstore::Store;
 }
 
 /// A fault caught by the handler during `selftest trap`.
@@ -86,6 +88,10 @@ Commands:
   ls [DIR]         list a directory of the Dom0 ramdisk (default: /)
   cat FILE...      print files of the Dom0 ramdisk
   poweroff         power off the machine
+  xenstore-ls [PATH]          list the xenstore tree below PATH (default: /)
+  xenstore-read PATH          print a xenstore value
+  xenstore-write PATH VALUE   set a xenstore value, creating the node
+  xenstore-rm PATH            remove a xenstore node and its subtree
 Diagnostics:
   selftest trap    execute hlt in ring 1 and check that it raises #GP
   selftest crash   fault with no handler: the hypervisor stops the machine
@@ -126,6 +132,7 @@ pub fn run(line: &str, platform: &mut impl Platform) {
             }
         }
         "selftest" => selftest(arguments, platform),
+        xenstore if crate::xenstore_shell::run(xenstore, arguments, platform) => {}
         unknown => write_line(
             platform,
             &format!("dom0: unknown command '{unknown}'; type 'help' for the list of commands"),

@@ -17,6 +17,7 @@ pub mod shell;
 pub mod xl;
 pub mod xl_list;
 pub mod xenstore;
+pub mod xenstore_shell;
 
 #[cfg(test)]
 mod testing;

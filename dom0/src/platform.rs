@@ -287,4 +287,8 @@ impl Platform for HypercallPlatform {
     fn selftest_iret(&mut self) -> String {
         guest::attack::iret::iret_to_non_canonical_rip()
     }
+
+    fn xenstore(&mut self) -> &mut dom0::xenstore::Store {
+        self.toolstack.store()
+    }
 }

@@ -32,6 +32,8 @@ pub struct MockPlatform {
     /// Indexes `run_attack_case` was called with, in order.
     pub attack_runs: Vec<usize>,
     pub iret_calls: u32,
+    /// The store the `xenstore-*` commands use.
+    pub store: crate::xenstore::Store,
 }
 
 impl MockPlatform {
@@ -63,6 +65,7 @@ impl MockPlatform {
             attacks: Vec::new(),
             attack_runs: Vec::new(),
             iret_calls: 0,
+            store: crate::xenstore::Store::new(),
         }
     }
 
@@ -164,6 +167,10 @@ impl Platform for MockPlatform {
     fn selftest_iret(&mut self) -> String {
         self.iret_calls += 1;
         String::from("the mock does not crash")
+    }
+
+    fn xenstore(&mut self) -> &mut crate::xenstore::Store {
+        &mut self.store
     }
 }
 

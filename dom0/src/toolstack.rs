@@ -24,6 +24,9 @@ use hypercalls::console::{IN_SIZE, OUT_SIZE, XenconsInterface};
 use hypercalls::sched::ShutdownReason;
 use hypercalls::sysctl::{DOMINF_SHUTDOWN, DOMINF_SHUTDOWN_SHIFT};
 use hypercalls::Errno;
+use hypercalls::xenstore::XenstoreInterface;
+use core::ptr::NonNull;
+use dom0::xenstore::{self, Store, domain::DomainKeys, ring::StoreRing};
 
 /// Seconds `xl create -w` waits for a guest to report that it is ready.
 const READY_TIMEOUT_SECONDS: u64 = 60;
@@ -40,6 +43,11 @@ struct Guest {
     log: ConsoleLog,
     /// The stop already handled, so a preserved domain is reported once.
     handled_stop: bool,
+    /// Dom0's end of the xenstore ring and its event channel port.
+    store_ring: StoreRing,
+    store_port: u32,
+    /// Set once a broken xenstore ring has been logged, so it is logged once.
+    store_reset_logged: bool,
 }
 
 pub struct Toolstack {
@@ -47,6 +55,7 @@ pub struct Toolstack {
     guests: BTreeMap<u16, Guest>,
     /// The domain whose console the terminal is attached to.
     pub attached: Option<u16>,
+    store: Store,
 }
 
 /// Reads the guest-written indices of a ring and the bytes between them.
@@ -62,8 +71,13 @@ fn volatile_write<T: Copy>(pointer: *mut T, value: T) {
 }
 
 impl Toolstack {
-    pub const fn new() -> Self {
-        Toolstack { window: None, guests: BTreeMap::new(), attached: None }
+    pub fn new() -> Self {
+        Toolstack { window: None, guests: BTreeMap::new(), attached: None, store: Store::new() }
+    }
+
+    /// Returns the xenstore, for Dom0's own reads and writes.
+    pub fn store(&mut self) -> &mut Store {
+        &mut self.store
     }
 
     fn window(&mut self) -> Result<&Window, String> {
@@ -114,7 +128,25 @@ impl Toolstack {
         let window = self.window()?;
         let built =
             builder::build(window, &spec, console_slot).map_err(|failure| describe_failure("create", &config.name, &failure))?;
+        let keys = DomainKeys {
+            domid: built.id,
+            name: &config.name,
+            memory_kib: config.memory_mib * 1024,
+            console_mfn: built.console_mfn,
+            console_port: built.domu_console_port,
+            store_mfn: built.store_mfn,
+            store_port: built.domu_store_port,
+        };
+        if let Err(error) = xenstore::domain::publish(&mut self.store, &keys) {
+            guest::println!("dom0: xenstore: cannot write the keys of {} (domain {}): {error}", config.name, built.id);
+        }
+        // SAFETY: the builder mapped the DomU's xenstore page at this address
+        // of the window, where it stays until `destroy` unmaps it.
+        let store_ring = unsafe { StoreRing::new(NonNull::new_unchecked(built.store_address as *mut XenstoreInterface)) };
         let guest = Guest {
+            store_ring,
+            store_port: built.store_port,
+            store_reset_logged: false,
             name: config.name.clone(),
             config,
             console_port: built.console_port,
@@ -162,6 +194,7 @@ impl Toolstack {
                 }
                 let _ = notify(guest.console_port);
             }
+            serve_store(id, guest, &mut self.store);
         }
         self.handle_stops(output)
     }
@@ -208,6 +241,7 @@ impl Toolstack {
             format!("{}", HypercallFailure { subcommand: "destroy", action: "destroy", domain: &name, detail: "", errno, reason: None })
         })?;
         self.guests.remove(&id);
+        xenstore::domain::forget(&mut self.store, id);
         if self.attached == Some(id) {
             self.attached = None;
         }
@@ -287,6 +321,22 @@ fn drain_ring(guest: &mut Guest) -> Vec<u8> {
     // SAFETY: as above.
     unsafe { volatile_write(&raw mut (*ring).out_cons, consumer.wrapping_add(filled as u32)) };
     bytes
+}
+
+/// Moves requests and replies through a guest's xenstore ring, and notifies
+/// the guest when anything moved.
+fn serve_store(id: u16, guest: &mut Guest, store: &mut Store) {
+    let report = guest.store_ring.service(id, store);
+    if (report.request_reset || report.response_stalled) && !guest.store_reset_logged {
+        guest.store_reset_logged = true;
+        guest::println!(
+            "dom0: xenstore ring of {} (domain {id}): invalid indices or an oversized message; dropped its pending requests, later cases are not logged",
+            guest.name
+        );
+    }
+    if report.moved {
+        let _ = notify(guest.store_port);
+    }
 }
 
 fn log_reset(name: &str, direction: &str, producer: u32, consumer: u32) {

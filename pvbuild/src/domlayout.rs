@@ -20,7 +20,9 @@ pub struct DomainLayout {
     pub p2m_pfn: u64,
     pub p2m_pages: u64,
     pub start_info_pfn: u64,
-    /// The console ring page of a DomU, right after `start_info` as on Xen.
+    /// The xenstore ring page of a DomU, right after `start_info` as on Xen.
+    pub store_pfn: Option<u64>,
+    /// The console ring page of a DomU, after the xenstore page as on Xen.
     pub console_pfn: Option<u64>,
     /// First page-table page; the L4 comes first, then L3s, L2s and L1s.
     pub page_table_pfn: u64,
@@ -64,13 +66,13 @@ pub fn page_table_count(virt_base: u64, pages: u64) -> Option<PageTableCount> {
 
 /// Lays out a domain of `nr_pages` pages whose kernel occupies
 /// `kernel_pages` from `virt_base` and whose ramdisk is `ramdisk_bytes` long,
-/// with a console ring page when `console_page` is set (DomUs).
+/// with a xenstore and a console ring page when `ring_pages` is set (DomUs).
 pub fn plan(
     virt_base: u64,
     nr_pages: u64,
     kernel_pages: u64,
     ramdisk_bytes: u64,
-    console_page: bool,
+    ring_pages: bool,
 ) -> Result<DomainLayout, LayoutError> {
     if virt_base % FRAME_SIZE != 0 {
         return Err(LayoutError::AddressOverflow);
@@ -86,8 +88,9 @@ pub fn plan(
     let ramdisk_pfn = kernel_pages;
     let p2m_pfn = ramdisk_pfn + ramdisk_pages;
     let start_info_pfn = p2m_pfn + p2m_pages;
-    let console_pfn = console_page.then_some(start_info_pfn + 1);
-    let page_table_pfn = start_info_pfn + 1 + u64::from(console_page);
+    let store_pfn = ring_pages.then_some(start_info_pfn + 1);
+    let console_pfn = ring_pages.then_some(start_info_pfn + 2);
+    let page_table_pfn = start_info_pfn + 1 + 2 * u64::from(ring_pages);
     let stack_pfn = page_table_pfn + page_tables.total();
     let needed = stack_pfn + 1;
     if needed > nr_pages {
@@ -102,6 +105,7 @@ pub fn plan(
         p2m_pfn,
         p2m_pages,
         start_info_pfn,
+        store_pfn,
         console_pfn,
         page_table_pfn,
         page_tables,
@@ -197,11 +201,13 @@ mod tests {
     }
 
     #[test]
-    fn plan_puts_console_after_start_info() {
+    fn plan_puts_ring_pages_after_start_info() {
         let layout = plan(0x40_0000, 4096, 20, 0, true).expect("fits");
-        assert_eq!(layout.console_pfn, Some(layout.start_info_pfn + 1));
-        assert_eq!(layout.page_table_pfn, layout.start_info_pfn + 2);
+        assert_eq!(layout.store_pfn, Some(layout.start_info_pfn + 1));
+        assert_eq!(layout.console_pfn, Some(layout.start_info_pfn + 2));
+        assert_eq!(layout.page_table_pfn, layout.start_info_pfn + 3);
         let plain = plan(0x40_0000, 4096, 20, 0, false).expect("fits");
+        assert_eq!(plain.store_pfn, None);
         assert_eq!(plain.console_pfn, None);
         assert_eq!(plain.page_table_pfn, plain.start_info_pfn + 1);
     }

@@ -10,9 +10,11 @@
 //! A DomU is hostile. Its paths, lengths and counts are checked, and the
 //! quotas below bound what it can make Dom0 store for it.
 
+pub mod domain;
 mod path;
 mod perms;
 mod reader;
+pub mod ring;
 mod tree;
 
 #[cfg(test)]

@@ -427,3 +427,160 @@ fn random_byte_soup() {
     assert!(store.tree.usage_of(1).nodes <= NODES_PER_DOMAIN + NODES_PER_TRANSACTION);
     assert_eq!(store.read(1, "name").unwrap(), b"guest1", "domain 1 could not change its name");
 }
+
+mod ring_page {
+    use super::super::ring::StoreRing;
+    use super::*;
+    use core::ptr::NonNull;
+    use hypercalls::xenstore::{RING_SIZE, XenstoreInterface};
+
+    /// A ring page on the heap, with the DomU's side driven by the test.
+    struct Page(Box<XenstoreInterface>);
+
+    impl Page {
+        fn new() -> (Page, StoreRing) {
+            // SAFETY: the interface consists of integers and byte arrays,
+            // for which all-zero bytes are valid.
+            let mut page = Page(Box::new(unsafe { core::mem::zeroed() }));
+            // SAFETY: the box outlives the ring in every test, and the test
+            // touches the page only between calls into the ring.
+            let ring = unsafe { StoreRing::new(NonNull::from(&mut *page.0)) };
+            (page, ring)
+        }
+
+        /// Produces `bytes` into `req[]` as a DomU does.
+        fn send(&mut self, bytes: &[u8]) {
+            for &byte in bytes {
+                let index = self.0.req_prod as usize & (RING_SIZE - 1);
+                self.0.req[index] = byte;
+                self.0.req_prod = self.0.req_prod.wrapping_add(1);
+            }
+        }
+
+        /// Consumes everything in `rsp[]` as a DomU does.
+        fn receive(&mut self) -> Vec<u8> {
+            let mut bytes = Vec::new();
+            while self.0.rsp_cons != self.0.rsp_prod {
+                bytes.push(self.0.rsp[self.0.rsp_cons as usize & (RING_SIZE - 1)]);
+                self.0.rsp_cons = self.0.rsp_cons.wrapping_add(1);
+            }
+            bytes
+        }
+    }
+
+    fn read_request(path: &[u8]) -> Vec<u8> {
+        let mut bytes = MessageHeader { kind: message::READ, req_id: 5, tx_id: 0, len: path.len() as u32 }.to_bytes().to_vec();
+        bytes.extend_from_slice(path);
+        bytes
+    }
+
+    #[test]
+    fn ring_request_gets_reply() {
+        let mut store = two_domains();
+        let (mut page, mut ring) = Page::new();
+        page.send(&read_request(b"name\0"));
+        let report = ring.service(1, &mut store);
+        assert!(report.moved);
+        assert_eq!(page.0.req_cons, page.0.req_prod);
+        let reply = page.receive();
+        assert_eq!(&reply[16..], b"guest1");
+        assert_eq!(MessageHeader::from_bytes(reply[..16].try_into().unwrap()).req_id, 5);
+    }
+
+    #[test]
+    fn ring_hostile_req_prod_resets() {
+        let mut store = two_domains();
+        let (mut page, mut ring) = Page::new();
+        page.0.req_prod = 5000;
+        let report = ring.service(1, &mut store);
+        assert!(report.request_reset);
+        assert_eq!(page.0.req_cons, 5000);
+        page.send(&read_request(b"name\0"));
+        ring.service(1, &mut store);
+        assert_eq!(&page.receive()[16..], b"guest1", "the ring works again after the reset");
+    }
+
+    #[test]
+    fn ring_hostile_rsp_cons_stalls_output() {
+        let mut store = two_domains();
+        let (mut page, mut ring) = Page::new();
+        page.0.rsp_cons = 0x8000_0000;
+        page.send(&read_request(b"name\0"));
+        let report = ring.service(1, &mut store);
+        assert!(report.response_stalled);
+        assert_eq!(page.0.rsp_prod, 0, "nothing written past a bogus consumer");
+        assert!(store.pending_output(1) > 0, "the reply waits in the queue");
+        page.0.rsp_cons = 0;
+        ring.service(1, &mut store);
+        assert_eq!(&page.receive()[16..], b"guest1");
+    }
+
+    #[test]
+    fn ring_oversized_header_gets_e2big() {
+        let mut store = two_domains();
+        let (mut page, mut ring) = Page::new();
+        page.send(&MessageHeader { kind: message::WRITE, req_id: 9, tx_id: 0, len: 100_000 }.to_bytes());
+        page.send(&[0xAA; 64]);
+        let report = ring.service(1, &mut store);
+        assert!(report.request_reset);
+        let reply = page.receive();
+        assert_eq!(&reply[16..], b"E2BIG\0");
+        page.send(&read_request(b"name\0"));
+        ring.service(1, &mut store);
+        assert_eq!(&page.receive()[16..], b"guest1");
+    }
+
+    #[test]
+    fn ring_long_reply_spans_several_services() {
+        let mut store = two_domains();
+        store.write(0, "/local/domain/1/data/big", &vec![b'z'; 3000]).unwrap();
+        let (mut page, mut ring) = Page::new();
+        page.send(&read_request(b"data/big\0"));
+        let mut reply = Vec::new();
+        for _ in 0..5 {
+            ring.service(1, &mut store);
+            reply.extend(page.receive());
+        }
+        assert_eq!(reply.len(), 16 + 3000);
+        assert!(reply[16..].iter().all(|&byte| byte == b'z'));
+    }
+}
+
+mod domain_keys {
+    use super::super::domain::{DomainKeys, forget, publish, vm_path};
+    use super::*;
+
+    fn keys(domid: u16, name: &str) -> DomainKeys<'_> {
+        DomainKeys { domid, name, memory_kib: 16384, console_mfn: 0x1234, console_port: 1, store_mfn: 0x1233, store_port: 2 }
+    }
+
+    #[test]
+    fn publish_writes_libxl_keys() {
+        let mut store = Store::new();
+        publish(&mut store, &keys(3, "guest3")).unwrap();
+        assert_eq!(store.read(0, "/local/domain/3/name").unwrap(), b"guest3");
+        assert_eq!(store.read(0, "/local/domain/3/domid").unwrap(), b"3");
+        assert_eq!(store.read(0, "/local/domain/3/memory/target").unwrap(), b"16384");
+        assert_eq!(store.read(0, "/local/domain/3/console/ring-ref").unwrap(), b"4660");
+        assert_eq!(store.read(0, "/local/domain/3/console/port").unwrap(), b"1");
+        assert_eq!(store.read(0, "/local/domain/3/vm").unwrap(), vm_path(3).as_bytes());
+        assert_eq!(store.read(0, &format!("{}/name", vm_path(3))).unwrap(), b"guest3");
+        assert!(store.is_introduced(3));
+        assert_eq!(store.read(3, "name").unwrap(), b"guest3", "the domain reads its own keys");
+        assert_eq!(store.write(3, "name", b"x"), Err(StoreError::Acces), "but cannot change them");
+        assert_eq!(store.write(3, "data/k", b"v"), Ok(()));
+        assert_eq!(store.read(4, "/local/domain/3/name"), Err(StoreError::Acces));
+    }
+
+    #[test]
+    fn forget_removes_everything() {
+        let mut store = Store::new();
+        let before = store.node_count();
+        publish(&mut store, &keys(3, "guest3")).unwrap();
+        store.write(3, "data/k", b"v").unwrap();
+        forget(&mut store, 3);
+        assert_eq!(store.node_count(), before);
+        assert!(!store.is_introduced(3));
+        assert_eq!(store.directory(0, "/local/domain").unwrap(), Vec::<String>::new());
+    }
+}
