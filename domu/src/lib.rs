@@ -11,6 +11,7 @@ pub mod identity;
 pub mod selftest;
 pub mod shell;
 pub mod terminal;
+pub mod xenstore_commands;
 
 pub use identity::Identity;
 pub use shell::{Platform, Shell};

@@ -44,6 +44,9 @@ impl HypercallPlatform {
                 Console::Hypervisor
             }
         };
+        if let Err(error) = guest::xenstore::attach() {
+            guest::println!("domu: cannot attach the xenstore ring: {error}; xs-* commands fail with ENOENT");
+        }
         HypercallPlatform {
             console,
             input_raises_event: false,
@@ -68,7 +71,10 @@ impl HypercallPlatform {
     /// none, or yields the CPU in a loop when input raises no event.
     pub fn wait_for_input(&mut self, buffer: &mut [u8]) -> usize {
         if self.input_raises_event {
-            return guest::wait::block_until(|| Some(self.read(buffer)).filter(|&count| count > 0));
+            return guest::wait::block_until(|| {
+                self.print_watch_events();
+                Some(self.read(buffer)).filter(|&count| count > 0)
+            });
         }
         loop {
             let count = self.read(buffer);
@@ -76,6 +82,16 @@ impl HypercallPlatform {
                 return count;
             }
             hypercall::yield_now();
+        }
+    }
+
+    /// Prints the xenstore watch events that arrived, for `xs-watch`.
+    fn print_watch_events(&mut self) {
+        while let Some((path, token)) = guest::xenstore::take_event() {
+            let line = domu::xenstore_commands::describe_event(&path, &token);
+            self.write(b"\r\n");
+            self.write(line.as_bytes());
+            self.write(b"\r\n");
         }
     }
 
@@ -122,5 +138,9 @@ impl Platform for HypercallPlatform {
 
     fn crash(&mut self) -> &'static str {
         guest::traps::fault_without_handlers()
+    }
+
+    fn xenstore_request(&mut self, kind: u32, payload: &[u8]) -> Result<alloc::vec::Vec<u8>, hypercalls::xenstore::StoreError> {
+        guest::xenstore::request(kind, 0, payload)
     }
 }

@@ -24,6 +24,10 @@ Commands:
   spin SECONDS    busy-loop for SECONDS seconds without giving up the CPU
   crash           fault with no exception handler, so the hypervisor crashes the domain
   poweroff        shut the domain down
+  xs-read PATH    print a xenstore value (relative paths start at the domain's home)
+  xs-write PATH VALUE  set a xenstore value
+  xs-ls PATH      list a xenstore node's children
+  xs-watch PATH   watch a xenstore path; events print as they come
   reboot          shut the domain down and ask the toolstack to restart it
 ";
 
@@ -45,6 +49,10 @@ pub trait Platform: Output {
     /// hypervisor crash the domain. Returns only if the domain survived, with
     /// a description of what went wrong.
     fn crash(&mut self) -> &'static str;
+
+    /// Sends one xenstore request of type `kind` and returns the reply's
+    /// payload or the error name Dom0 sent.
+    fn xenstore_request(&mut self, kind: u32, payload: &[u8]) -> Result<alloc::vec::Vec<u8>, hypercalls::xenstore::StoreError>;
 }
 
 /// The shell: a line editor plus the domain's identity and size.
@@ -110,6 +118,7 @@ impl Shell {
             }
             "poweroff" => shutdown(ShutdownReason::Poweroff, platform),
             "reboot" => shutdown(ShutdownReason::Reboot, platform),
+            xenstore if crate::xenstore_commands::run(xenstore, argument, platform) => {}
             unknown => {
                 let _ = writeln!(
                     Text(platform),
@@ -215,6 +224,7 @@ mod tests {
         clock_reads: u64,
         shutdowns: Vec<ShutdownReason>,
         crashes: u32,
+        xs_requests: Vec<(u32, Vec<u8>)>,
     }
 
     impl FakePlatform {
@@ -226,6 +236,7 @@ mod tests {
                 clock_reads: 0,
                 shutdowns: Vec::new(),
                 crashes: 0,
+                xs_requests: Vec::new(),
             }
         }
 
@@ -261,6 +272,56 @@ mod tests {
             self.crashes += 1;
             "ud2 with no handler returned"
         }
+
+        /// Returns `guest1` for reads, two names for directories and
+        /// EACCES for any path of domain 2, and records every request.
+        fn xenstore_request(&mut self, kind: u32, payload: &[u8]) -> Result<Vec<u8>, hypercalls::xenstore::StoreError> {
+            self.xs_requests.push((kind, payload.to_vec()));
+            if payload.starts_with(b"/local/domain/2") {
+                return Err(hypercalls::xenstore::StoreError::Acces);
+            }
+            Ok(match kind {
+                2 => b"guest1".to_vec(),
+                1 => b"a\0b\0".to_vec(),
+                _ => b"OK\0".to_vec(),
+            })
+        }
+    }
+
+    #[test]
+    fn xs_read_prints_value_or_error() {
+        let mut shell = guest1();
+        let mut platform = FakePlatform::new();
+        assert_eq!(run(&mut shell, &mut platform, "xs-read name"), "guest1\r\n");
+        assert_eq!(platform.xs_requests, [(2, b"name\0".to_vec())]);
+        assert_eq!(
+            run(&mut shell, &mut platform, "xs-read /local/domain/2/name"),
+            "xs-read: /local/domain/2/name: failed: EACCES\r\n"
+        );
+    }
+
+    #[test]
+    fn xs_write_sends_path_and_value() {
+        let mut shell = guest1();
+        let mut platform = FakePlatform::new();
+        assert_eq!(run(&mut shell, &mut platform, "xs-write data/greeting hello world"), "");
+        assert_eq!(platform.xs_requests, [(11, b"data/greeting\0hello world".to_vec())]);
+        assert_eq!(
+            run(&mut shell, &mut platform, "xs-write data"),
+            "xs-write: wrong number of arguments; usage: xs-write PATH VALUE\r\n"
+        );
+    }
+
+    #[test]
+    fn xs_ls_and_watch() {
+        let mut shell = guest1();
+        let mut platform = FakePlatform::new();
+        assert_eq!(run(&mut shell, &mut platform, "xs-ls data"), "a\r\nb\r\n");
+        assert_eq!(
+            run(&mut shell, &mut platform, "xs-watch data"),
+            "xs-watch: watching data; events print as they come\r\n"
+        );
+        assert_eq!(platform.xs_requests[1], (4, b"data\0xs-watch\0".to_vec()));
     }
 
     fn guest1() -> Shell {

@@ -22,10 +22,9 @@ pub mod console;
 pub mod events;
 pub mod fault;
 #[cfg(target_os = "none")]
-pub mod grant;
-#[cfg(target_os = "none")]
 pub mod hypercall;
 pub mod ring_console;
+pub mod xenstore;
 #[cfg(target_os = "none")]
 pub mod time;
 #[cfg(target_os = "none")]

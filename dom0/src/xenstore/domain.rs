@@ -9,7 +9,7 @@ use hypercalls::xenstore::StoreError;
 /// Directories under a domain's home that the domain owns and may fill.
 pub const WRITABLE_DIRECTORIES: [&str; 4] = ["attr", "control", "data", "device"];
 
-/// What the toolstack knows about a new DomU.
+/// The values the toolstack publishes for a new DomU.
 pub struct DomainKeys<'a> {
     pub domid: u16,
     pub name: &'a str,

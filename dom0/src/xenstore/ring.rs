@@ -12,7 +12,7 @@ use core::ptr::{NonNull, addr_of, addr_of_mut};
 use core::sync::atomic::{AtomicU32, Ordering};
 use hypercalls::xenstore::{CONNECTED, RING_SIZE, StoreError, XenstoreInterface};
 
-/// What one call of [`StoreRing::service`] did.
+/// The outcome of one call of [`StoreRing::service`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceReport {
     /// Bytes consumed from `req[]` or produced into `rsp[]`, so the DomU
@@ -132,7 +132,7 @@ impl StoreRing {
                 Ok(Some(message)) => store.handle(domid, message.header, &message.payload),
                 Ok(None) => {}
                 Err(OversizedMessage { header }) => {
-                    // The payload that follows cannot be told apart from the
+                    // The payload that follows cannot be distinguished from the
                     // next header, so the rest of this batch goes too.
                     store.queue_error(domid, header, StoreError::TooBig);
                     report.request_reset = true;
