@@ -70,10 +70,8 @@ impl HypercallPlatform {
                 let id = self.resolve_guest(&target)?;
                 self.toolstack.attach(id, output)
             }
-            XlCommand::Destroy(target) => {
-                let id = self.resolve_guest(&target)?;
-                self.toolstack.destroy(id)
-            }
+            XlCommand::Destroy(target) => self.destroy(&target),
+            XlCommand::Sharing => self.sharing(),
             XlCommand::Pause(target) => self.set_paused(&target, true),
             XlCommand::Unpause(target) => self.set_paused(&target, false),
             XlCommand::SchedCredit { domain, weight } => self.sched_credit(domain.as_deref(), weight),
@@ -149,24 +147,57 @@ impl HypercallPlatform {
 
     /// `xl evtchn-list DOM`: every open port of a domain, from `EVTCHNOP_status`.
     fn evtchn_list(&mut self, target: &str) -> Result<(), String> {
-        const EVTCHNOP_STATUS: u64 = 5;
-        const MAX_PORTS: u32 = 1024;
         let id = self.toolstack.resolve(target)?;
-        let mut ports = Vec::new();
-        for port in 1..MAX_PORTS {
-            let mut request = [id as u32, port, 0, 0, 0, 0];
-            if let Err(errno) = hypercall::event_channel_op(EVTCHNOP_STATUS, request.as_mut_ptr().cast()) {
-                let failure = HypercallFailure { subcommand: "evtchn-list", action: "read the event channels of", domain: target, detail: "", errno, reason: None };
-                return Err(format!("{failure}"));
-            }
-            let [_, _, status, vcpu, first, second] = request;
-            ports.push(dom0::xl::PortStatus { port, status, vcpu, first: first & 0xFFFF, second });
-        }
+        let ports = port_statuses(id).map_err(|errno| {
+            let failure = HypercallFailure { subcommand: "evtchn-list", action: "read the event channels of", domain: target, detail: "", errno, reason: None };
+            format!("{failure}")
+        })?;
         for line in dom0::xl::format_ports(&ports) {
             guest::console::write(line.as_bytes());
             guest::console::write(b"\n");
         }
         Ok(())
+    }
+
+    /// `xl sharing`: the channels and grants that connect domains now.
+    fn sharing(&mut self) -> Result<(), String> {
+        let records = crate::builder::list_domains().map_err(|errno| format!("xl sharing: cannot list domains: {}", errno.name()))?;
+        let mut ports = Vec::new();
+        let mut offers = Vec::new();
+        for record in &records {
+            let id = record.domain;
+            let failed = |what: &str, errno: Errno| format!("xl sharing: cannot read the {what} of domain {id}: {}", errno.name());
+            for status in port_statuses(id).map_err(|errno| failed("event channels", errno))? {
+                ports.push((id, status));
+            }
+            offers.extend(grant_offers(id).map_err(|errno| failed("grants", errno))?);
+        }
+        let name = |id: u16| match id {
+            0 => String::from(dom0::domname::DOM0_NAME),
+            other => String::from(self.toolstack.name_of(other).unwrap_or("(null)")),
+        };
+        for line in dom0::xl::format_sharing(&ports, &offers, name) {
+            guest::console::write(line.as_bytes());
+            guest::console::write(b"\n");
+        }
+        Ok(())
+    }
+
+    /// `xl destroy DOM`: reports what peers still map of the domain first.
+    fn destroy(&mut self, target: &str) -> Result<(), String> {
+        let id = self.resolve_guest(target)?;
+        if let Ok(offers) = grant_offers(id) {
+            // Mappings the dying domain holds of its own grants go with it.
+            for offer in offers.iter().filter(|offer| offer.pins > 0 && offer.peer != id) {
+                let peer = if offer.peer == 0 { String::from(dom0::domname::DOM0_NAME) } else { String::from(self.toolstack.name_of(offer.peer).unwrap_or("(null)")) };
+                let line = format!(
+                    "xl destroy: {target} still has grant ref {} mapped {} time(s) by {peer} ({}); its frame stays allocated until unmapped\n",
+                    offer.gref, offer.pins, offer.peer
+                );
+                guest::console::write(line.as_bytes());
+            }
+        }
+        self.toolstack.destroy(id)
     }
 
     /// `xl list [DOM]` in Xen's columns.
@@ -184,6 +215,42 @@ impl HypercallPlatform {
         }
         Ok(())
     }
+}
+
+/// Reads the state of every port of `domain` with `EVTCHNOP_status`.
+fn port_statuses(domain: u16) -> Result<Vec<dom0::xl::PortStatus>, Errno> {
+    const EVTCHNOP_STATUS: u64 = 5;
+    const MAX_PORTS: u32 = 1024;
+    let mut ports = Vec::new();
+    for port in 1..MAX_PORTS {
+        let mut request = [domain as u32, port, 0, 0, 0, 0];
+        hypercall::event_channel_op(EVTCHNOP_STATUS, request.as_mut_ptr().cast())?;
+        let [_, _, status, vcpu, first, second] = request;
+        ports.push(dom0::xl::PortStatus { port, status, vcpu, first: first & 0xFFFF, second });
+    }
+    Ok(ports)
+}
+
+/// Lists the grants `domain` offers, from the hypervisor's Hospes domctl.
+fn grant_offers(domain: u16) -> Result<Vec<dom0::xl::Offer>, Errno> {
+    use hypercalls::domctl::{self, Domctl, GrantList, GrantOffer};
+    const MAX_OFFERS: usize = 2048;
+    let mut records = vec![GrantOffer::default(); MAX_OFFERS];
+    let query = GrantList { buffer: records.as_mut_ptr() as u64, max: MAX_OFFERS as u32, count: 0 };
+    let mut request = Domctl::new(domctl::HOSPES_GRANT_LIST, domain, query);
+    hypercall::domctl(&mut request)?;
+    let count = request.payload::<GrantList>().count as usize;
+    Ok(records[..count.min(MAX_OFFERS)]
+        .iter()
+        .map(|record| dom0::xl::Offer {
+            granter: domain,
+            gref: record.gref,
+            peer: record.peer,
+            readonly: record.flags & hypercalls::grant::GTF_READONLY != 0,
+            frame: record.frame,
+            pins: record.pins,
+        })
+        .collect())
 }
 
 fn string_from(buffer: &[u8]) -> String {

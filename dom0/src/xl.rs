@@ -22,6 +22,7 @@ Subcommands:
   reboot DOM             reboot a domain (its on_reboot action follows)
   destroy DOM            destroy a domain at once
   evtchn-list DOM        list a domain's event channels and their peers
+  sharing                show the event channels and grants that connect domains
   sched-credit [-d DOM] [-w WEIGHT]
                          show or set credit-scheduler weights (1-65535, default 256)
   info                   print host and hypervisor information
@@ -42,6 +43,60 @@ pub enum XlCommand {
     Destroy(String),
     SchedCredit { domain: Option<String>, weight: Option<u16> },
     EvtchnList(String),
+    Sharing,
+}
+
+/// One grant a domain offers, as the hypervisor lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    pub granter: u16,
+    pub gref: u32,
+    pub peer: u16,
+    pub readonly: bool,
+    pub frame: u64,
+    /// Mappings that use the grant now.
+    pub pins: u32,
+}
+
+/// Formats `xl sharing`: every interdomain channel once, unbound ports
+/// waiting for a peer, and every grant offer with whether it is mapped.
+/// `ports` holds (domain, port status); `name` gives a domain's name.
+pub fn format_sharing(ports: &[(u16, PortStatus)], offers: &[Offer], name: impl Fn(u16) -> String) -> alloc::vec::Vec<String> {
+    let label = |id: u16| format!("{} ({id})", name(id));
+    let mut lines = alloc::vec![String::from("Event channels:")];
+    let mut channels = 0;
+    for &(id, port) in ports {
+        let remote = port.first as u16;
+        let line = match port.status {
+            // Each channel appears on both ends; print it from the lower (domain, port) end.
+            2 if (id, port.port) <= (remote, port.second) => {
+                format!("  {} port {} <-> {} port {}", label(id), port.port, label(remote), port.second)
+            }
+            1 => format!("  {} port {} -> waiting for {}", label(id), port.port, label(remote)),
+            _ => continue,
+        };
+        lines.push(line);
+        channels += 1;
+    }
+    if channels == 0 {
+        lines.push(String::from("  (none)"));
+    }
+    lines.push(String::from("Grants:"));
+    for offer in offers {
+        let access = if offer.readonly { "read-only" } else { "read-write" };
+        let use_text = if offer.pins == 0 { String::from("not mapped") } else { format!("mapped {} time(s)", offer.pins) };
+        lines.push(format!(
+            "  {} ref {} -> {} {access} frame {:#x}, {use_text}",
+            label(offer.granter),
+            offer.gref,
+            label(offer.peer),
+            offer.frame
+        ));
+    }
+    if offers.is_empty() {
+        lines.push(String::from("  (none)"));
+    }
+    lines
 }
 
 /// One event-channel port as `EVTCHNOP_status` reports it.
@@ -158,6 +213,10 @@ fn parse_command(subcommand: &str, rest: &[String]) -> Option<Result<XlCommand, 
         "destroy" => parse_domain(subcommand, rest).map(XlCommand::Destroy),
         "sched-credit" => parse_sched_credit(rest),
         "evtchn-list" => parse_domain(subcommand, rest).map(XlCommand::EvtchnList),
+        "sharing" => match rest {
+            [] => Ok(XlCommand::Sharing),
+            [extra, ..] => Err(format!("xl sharing: unexpected argument '{extra}'; run 'xl sharing' with no arguments")),
+        },
         _ => return None,
     };
     Some(parsed)
@@ -563,5 +622,32 @@ mod tests {
             ]
         );
         assert_eq!(output_of("xl evtchn-list"), ["xl evtchn-list: missing domain; usage: xl evtchn-list DOM"]);
+    }
+
+    #[test]
+    fn sharing_shows_each_channel_once_and_grants() {
+        use super::{Offer, PortStatus, format_sharing};
+        let ports = [
+            (0u16, PortStatus { port: 5, status: 2, vcpu: 0, first: 1, second: 1 }),
+            (1u16, PortStatus { port: 1, status: 2, vcpu: 0, first: 0, second: 5 }),
+            (1u16, PortStatus { port: 2, status: 1, vcpu: 0, first: 2, second: 0 }),
+            (1u16, PortStatus { port: 3, status: 4, vcpu: 0, first: 0, second: 0 }),
+        ];
+        let offers = [Offer { granter: 1, gref: 8, peer: 2, readonly: true, frame: 0x1234, pins: 1 }];
+        let name = |id: u16| match id {
+            0 => String::from("Domain-0"),
+            other => format!("guest{other}"),
+        };
+        assert_eq!(
+            format_sharing(&ports, &offers, name),
+            [
+                "Event channels:",
+                "  Domain-0 (0) port 5 <-> guest1 (1) port 1",
+                "  guest1 (1) port 2 -> waiting for guest2 (2)",
+                "Grants:",
+                "  guest1 (1) ref 8 -> guest2 (2) read-only frame 0x1234, mapped 1 time(s)",
+            ]
+        );
+        assert_eq!(format_sharing(&[], &[], name), ["Event channels:", "  (none)", "Grants:", "  (none)"]);
     }
 }

@@ -22,6 +22,8 @@ pub mod console;
 pub mod events;
 pub mod fault;
 #[cfg(target_os = "none")]
+pub mod grant;
+#[cfg(target_os = "none")]
 pub mod hypercall;
 pub mod ring_console;
 pub mod xenstore;

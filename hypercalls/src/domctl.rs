@@ -24,6 +24,9 @@ pub const HYPERCALL_INIT: u32 = 22;
 /// Hospes extension: read the last failure the hypervisor recorded for a
 /// domain ([`LastFailure`]), so `xl` can explain an errno.
 pub const HOSPES_LAST_FAILURE: u32 = 0x4801;
+/// Hospes extension: list a domain's grant offers into a buffer of
+/// [`GrantOffer`] records ([`GrantList`] payload), for `xl sharing`.
+pub const HOSPES_GRANT_LIST: u32 = 0x4802;
 
 /// `struct xen_domctl`: command, version, target domain, 128-byte payload.
 #[repr(C)]
@@ -115,6 +118,35 @@ impl Default for LastFailure {
 }
 
 const _: () = assert!(size_of::<LastFailure>() == 128);
+
+/// The payload of [`HOSPES_GRANT_LIST`].
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct GrantList {
+    /// Guest address of an array of `max` records.
+    pub buffer: u64,
+    pub max: u32,
+    /// Out: records written.
+    pub count: u32,
+}
+
+/// One grant a domain offers: the reference, the entry and its mappings now.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct GrantOffer {
+    pub gref: u32,
+    /// The domain allowed to use the grant.
+    pub peer: u16,
+    /// The entry's `GTF_*` flags.
+    pub flags: u16,
+    /// The granted frame.
+    pub frame: u64,
+    /// Mappings that use the grant now.
+    pub pins: u32,
+    pub _pad: u32,
+}
+
+const _: () = assert!(size_of::<GrantOffer>() == 24 && size_of::<GrantList>() == 16);
 
 /// `xen_domctl_hypercall_init`: the frame to fill with hypercall stubs.
 #[repr(C)]

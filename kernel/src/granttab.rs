@@ -81,6 +81,21 @@ impl GrantTable {
         self.nr_frames() * ENTRIES_PER_FRAME
     }
 
+    /// Lists the references that grant access, as (ref, entry, pins):
+    /// what the table offers and how many mappings use each offer now.
+    pub fn offers(&self, memory: &dyn EntryMemory) -> Vec<(GrantRef, GrantEntryV1, u32)> {
+        let mut offers = Vec::new();
+        for gref in 0..self.nr_entries() {
+            let Ok((frame, index)) = self.locate(gref) else { break };
+            let entry = memory.read_entry(frame, index);
+            if entry.flags & GTF_TYPE_MASK == GTF_PERMIT_ACCESS {
+                let pins = self.active.get(&gref).map_or(0, |active| active.pins);
+                offers.push((gref, entry, pins));
+            }
+        }
+        offers
+    }
+
     /// Number of references mapped by someone.
     pub fn active_count(&self) -> usize {
         self.active.len()
@@ -336,6 +351,22 @@ mod tests {
 
     fn accept(_: Mfn) -> Result<(), Status> {
         Ok(())
+    }
+
+    #[test]
+    fn offers_list_permitted_entries_only() {
+        let table = table_with(1);
+        let mut entries = FakeEntries(HashMap::new());
+        grant(&mut entries, 3, 7, 0x500, GTF_PERMIT_ACCESS | GTF_READONLY);
+        grant(&mut entries, 9, 8, 0x501, GTF_PERMIT_ACCESS);
+        grant(&mut entries, 11, 8, 0x502, 0);
+        let offers = table.offers(&entries);
+        assert_eq!(offers.len(), 2);
+        assert_eq!(offers[0].0, 3);
+        assert_eq!(offers[0].1.domid, 7);
+        assert_eq!(offers[0].2, 0);
+        assert_eq!(offers[1].0, 9);
+        assert_eq!(offers[1].1.frame, 0x501);
     }
 
     #[test]

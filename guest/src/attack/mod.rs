@@ -19,6 +19,8 @@ pub mod check;
 #[cfg(target_os = "none")]
 mod calls;
 #[cfg(target_os = "none")]
+mod grant;
+#[cfg(target_os = "none")]
 mod instructions;
 #[cfg(target_os = "none")]
 pub mod iret;
@@ -38,7 +40,7 @@ mod registration;
 mod timer;
 
 /// Suites an unprivileged DomU runs with `selftest=NAME` on its command line.
-pub const DOMU_SUITES: &[&str] = &["mmu", "privilege", "timer"];
+pub const DOMU_SUITES: &[&str] = &["mmu", "privilege", "timer", "grant"];
 
 #[cfg(target_os = "none")]
 pub use suite::{Report, Suite};
@@ -91,7 +93,7 @@ mod suite {
 
         /// Builds the DomU suite `name`, one of [`super::DOMU_SUITES`]:
         /// `mmu` (A01, A02, A04, A05, A07), `privilege` (A46, then the A17
-        /// instruction cases) or `timer`. Returns `None` for any other name.
+        /// instruction cases), `timer` or `grant` (A26, A27). Returns `None` for any other name.
         pub fn for_domu(name: &str) -> Option<Suite> {
             let mut cases = Vec::new();
             match name {
@@ -101,6 +103,7 @@ mod suite {
                     super::instructions::add_cases(&mut cases);
                 }
                 "timer" => super::timer::add_cases(&mut cases),
+                "grant" => super::grant::add_cases(&mut cases),
                 _ => return None,
             }
             Some(Suite { cases })

@@ -25,7 +25,7 @@ use crate::arch::paging::ADDRESS_MASK;
 use crate::frames::{FRAME_SIZE, Mfn};
 use crate::frametable::{FrameType, PageType};
 use alloc::format;
-use hypercalls::domctl::{self, CreateDomain, Domctl, HypercallInit, LastFailure, MaxMem, MemoryReservation, SchedulerOp, VcpuContext, VcpuContextRequest};
+use hypercalls::domctl::{self, CreateDomain, Domctl, GrantList, GrantOffer, HypercallInit, LastFailure, MaxMem, MemoryReservation, SchedulerOp, VcpuContext, VcpuContextRequest};
 use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId, Errno, selectors};
 use log::{info, warn};
 
@@ -70,6 +70,20 @@ pub fn domctl(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestMemo
             copy_text(&mut reply.operation, record.operation);
             copy_text(&mut reply.reason, &record.reason);
             request.set_payload(reply);
+        }
+        domctl::HOSPES_GRANT_LIST => {
+            let mut query: GrantList = request.payload();
+            let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+            let offers = domain.grants.table.offers(&super::grant::IdentityEntries);
+            let mut written = 0u32;
+            for (gref, entry, pins) in offers.into_iter().take(query.max as usize) {
+                let record = GrantOffer { gref, peer: entry.domid, flags: entry.flags, frame: entry.frame as u64, pins, _pad: 0 };
+                let slot = query.buffer.checked_add(written as u64 * size_of::<GrantOffer>() as u64).ok_or(Errno::EFAULT)?;
+                memory_view.write(slot, &record)?;
+                written += 1;
+            }
+            query.count = written;
+            request.set_payload(query);
         }
         domctl::SCHEDULER_OP => {
             let mut query: SchedulerOp = request.payload();

@@ -36,7 +36,7 @@ use hypercalls::{DOMID_FIRST_RESERVED, DOMID_INVALID, DOMID_SELF, DomId, Errno};
 use log::{debug, info};
 
 /// Grant entries reached through the hypervisor's identity map.
-struct IdentityEntries;
+pub struct IdentityEntries;
 
 impl EntryMemory for IdentityEntries {
     fn read_entry(&self, frame: Mfn, index: usize) -> GrantEntryV1 {

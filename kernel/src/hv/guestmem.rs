@@ -37,6 +37,7 @@ unsafe impl GuestPod for hypercalls::shared::StartInfo {}
 unsafe impl GuestPod for hypercalls::domctl::Domctl {}
 unsafe impl GuestPod for hypercalls::domctl::VcpuContext {}
 unsafe impl GuestPod for hypercalls::domctl::MemoryReservation {}
+unsafe impl GuestPod for hypercalls::domctl::GrantOffer {}
 unsafe impl GuestPod for hypercalls::grant::MapGrantRef {}
 unsafe impl GuestPod for hypercalls::grant::UnmapGrantRef {}
 unsafe impl GuestPod for hypercalls::grant::SetupTable {}

@@ -1,0 +1,362 @@
+//! Grant tables v1 seen from one DomU with `selftest=grant`.
+//!
+//! As in Xen's test framework, the domain grants pages to its own domain id
+//! so that it can map, unmap and copy them alone. It also writes grants that
+//! name Dom0, to check that a domain cannot use a grant made for another.
+//! The domain id comes from the `domid=` word the builder puts on the
+//! command line. The first case sets up a one-frame table and maps it at
+//! [`TABLE`]. Grant mappings go to [`WINDOW`], whose own frame is mapped
+//! back after each unmap.
+//!
+//! Every case requires `grant_table_op` to return 0 and checks the op's
+//! `GNTST_*` status, and where a refused op must change nothing, the grant
+//! entry's flags afterwards.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use hypercalls::grant::{
+    GNTCOPY_DEST_GREF, GNTCOPY_SOURCE_GREF, GNTMAP_HOST_MAP, GNTMAP_READONLY, GNTST_BAD_COPY_ARG, GNTST_BAD_DOMAIN,
+    GNTST_BAD_GNTREF, GNTST_BAD_HANDLE, GNTST_BAD_VIRT_ADDR, GNTST_OKAY, GNTST_PERMISSION_DENIED, GTF_PERMIT_ACCESS,
+    GTF_READING, GTF_READONLY, GTF_WRITING, CopyPointer, GrantCopy, GrantEntryV1, GrantRef, status_name,
+};
+use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId};
+
+use super::mapping::machine_frame;
+use super::suite::Case;
+use crate::grant;
+use crate::hypercall;
+
+#[repr(C, align(4096))]
+struct Page([u8; 4096]);
+
+/// The mapping of the grant table frame (the page's own frame is given up).
+static mut TABLE: Page = Page([0; 4096]);
+/// The address range the cases map granted frames at.
+static mut WINDOW: Page = Page([0; 4096]);
+/// The page granted read-only, filled with [`pattern`].
+static mut SOURCE: Page = Page([0; 4096]);
+/// The page granted writable.
+static mut TARGET: Page = Page([0; 4096]);
+/// The local destination of copies.
+static mut DEST: Page = Page([0; 4096]);
+
+/// References the cases use. Xen reserves refs 0-7 for the toolstack.
+const READ_ONLY_REF: GrantRef = 8;
+const WRITABLE_REF: GrantRef = 9;
+const FOR_DOM0_REF: GrantRef = 10;
+const INVALID_REF: GrantRef = 11;
+
+/// Present, writable, accessed, dirty.
+const WRITABLE_PTE: u64 = 0x63;
+
+/// The domain's id, once the setup case has read it.
+static DOMID: AtomicU32 = AtomicU32::new(u32::MAX);
+
+fn address_of(page: *const Page) -> u64 {
+    page as u64
+}
+
+/// Returns the machine frame behind one of this image's pages.
+fn frame_of(page: *const Page) -> u64 {
+    machine_frame((address_of(page) - crate::entry::virt_base()) / 4096)
+}
+
+fn pattern(index: usize) -> u8 {
+    (index * 7 + 3) as u8
+}
+
+fn own_domid() -> Result<DomId, String> {
+    match DOMID.load(Ordering::SeqCst) {
+        u32::MAX => Err(String::from("precondition: the grant table setup case did not run")),
+        id => Ok(id as DomId),
+    }
+}
+
+/// Parses the `domid=` word of the command line.
+fn domid_from_command_line() -> Option<DomId> {
+    crate::start_info()
+        .command_line()
+        .split(|byte| byte.is_ascii_whitespace())
+        .find_map(|word| core::str::from_utf8(word.strip_prefix(b"domid=")?).ok()?.parse().ok())
+        .filter(|&id| id < DOMID_FIRST_RESERVED)
+}
+
+fn entry_pointer(gref: GrantRef) -> *mut GrantEntryV1 {
+    // The table page contains 512 entries, and the cases use refs below 16.
+    (address_of(&raw const TABLE) as *mut GrantEntryV1).wrapping_add(gref as usize)
+}
+
+/// Writes grant `gref` in the grant protocol's order: domid and frame, then flags.
+fn write_grant(gref: GrantRef, domid: DomId, frame: u64, flags: u16) {
+    let entry = entry_pointer(gref);
+    // SAFETY: the setup case mapped the table frame writable at TABLE, and
+    // `gref` is below 512, so the entry lies inside that page.
+    unsafe {
+        core::ptr::addr_of_mut!((*entry).domid).write_volatile(domid);
+        core::ptr::addr_of_mut!((*entry).frame).write_volatile(frame as u32);
+        core::sync::atomic::fence(Ordering::SeqCst);
+        core::ptr::addr_of_mut!((*entry).flags).write_volatile(flags);
+    }
+}
+
+fn flags_of(gref: GrantRef) -> u16 {
+    // SAFETY: as in `write_grant`.
+    unsafe { core::ptr::addr_of!((*entry_pointer(gref)).flags).read_volatile() }
+}
+
+fn expect_status(what: &str, status: i16, expected: i16) -> Result<(), String> {
+    if status == expected {
+        return Ok(());
+    }
+    Err(format!("{what}: status {status} ({}), expected {expected} ({})", status_name(status), status_name(expected)))
+}
+
+fn expect_flags(what: &str, gref: GrantRef, expected: u16) -> Result<(), String> {
+    let flags = flags_of(gref);
+    if flags == expected {
+        return Ok(());
+    }
+    Err(format!("{what}: ref {gref} flags are {flags:#x}, expected {expected:#x}"))
+}
+
+/// Maps the window page's own frame back after a grant unmap.
+fn restore_window() -> Result<(), String> {
+    let pte = frame_of(&raw const WINDOW) << 12 | WRITABLE_PTE;
+    hypercall::update_va_mapping(address_of(&raw const WINDOW), pte)
+        .map(|_| ())
+        .map_err(|errno| format!("mapping the window page back failed: {errno}"))
+}
+
+fn map(gref: GrantRef, flags: u32, dom: DomId) -> Result<hypercalls::grant::MapGrantRef, String> {
+    grant::map(address_of(&raw const WINDOW), GNTMAP_HOST_MAP | flags, gref, dom)
+        .map_err(|errno| format!("grant_table_op(map_grant_ref) returned {errno}, expected 0"))
+}
+
+fn unmap(handle: u32) -> Result<i16, String> {
+    grant::unmap(address_of(&raw const WINDOW), handle)
+        .map(|op| op.status)
+        .map_err(|errno| format!("grant_table_op(unmap_grant_ref) returned {errno}, expected 0"))
+}
+
+fn copy(op: GrantCopy) -> Result<i16, String> {
+    grant::copy(op).map(|op| op.status).map_err(|errno| format!("grant_table_op(copy) returned {errno}, expected 0"))
+}
+
+fn read_window(length: usize) -> Vec<u8> {
+    let window = address_of(&raw const WINDOW) as *const u8;
+    // SAFETY: the window page is mapped (by a grant or by its own frame).
+    (0..length).map(|index| unsafe { window.add(index).read_volatile() }).collect()
+}
+
+/// Sets up a one-frame table, maps it, and writes the grants the cases use.
+fn setup() -> Result<(), String> {
+    let domid = domid_from_command_line().ok_or("precondition: the command line has no valid domid= word")?;
+    let mut frames = [0u64; 1];
+    let op = grant::setup_table(&mut frames).map_err(|errno| format!("setup_table returned {errno}, expected 0"))?;
+    expect_status("setup_table of one frame", op.status, GNTST_OKAY)?;
+    let size = grant::query_size(DOMID_SELF).map_err(|errno| format!("query_size returned {errno}"))?;
+    expect_status("query_size", size.status, GNTST_OKAY)?;
+    if size.nr_frames != 1 || size.max_nr_frames < 1 {
+        return Err(format!("query_size: {} of {} frames, expected 1 of at least 1", size.nr_frames, size.max_nr_frames));
+    }
+    hypercall::update_va_mapping(address_of(&raw const TABLE), frames[0] << 12 | WRITABLE_PTE)
+        .map_err(|errno| format!("mapping grant table frame {:#x} writable failed: {errno}", frames[0]))?;
+
+    // SAFETY: SOURCE is this image's page and no case runs concurrently.
+    let source = unsafe { &mut *(&raw mut SOURCE) };
+    for (index, byte) in source.0.iter_mut().enumerate() {
+        *byte = pattern(index);
+    }
+    write_grant(READ_ONLY_REF, domid, frame_of(&raw const SOURCE), GTF_PERMIT_ACCESS | GTF_READONLY);
+    write_grant(WRITABLE_REF, domid, frame_of(&raw const TARGET), GTF_PERMIT_ACCESS);
+    write_grant(FOR_DOM0_REF, 0, frame_of(&raw const SOURCE), GTF_PERMIT_ACCESS);
+    write_grant(INVALID_REF, domid, frame_of(&raw const SOURCE), 0);
+    DOMID.store(domid as u32, Ordering::SeqCst);
+    Ok(())
+}
+
+fn map_read_only_reads_data() -> Result<(), String> {
+    let domid = own_domid()?;
+    let op = map(READ_ONLY_REF, GNTMAP_READONLY, domid)?;
+    expect_status("read-only map of a read-only grant", op.status, GNTST_OKAY)?;
+    let seen = read_window(4096);
+    let reading = expect_flags("while mapped read-only", READ_ONLY_REF, GTF_PERMIT_ACCESS | GTF_READONLY | GTF_READING);
+    let status = unmap(op.handle)?;
+    restore_window()?;
+    reading?;
+    if let Some(index) = (0..4096).find(|&index| seen[index] != pattern(index)) {
+        return Err(format!("byte {index} through the mapping is {:#x}, expected {:#x}", seen[index], pattern(index)));
+    }
+    expect_status("unmap", status, GNTST_OKAY)?;
+    expect_flags("after unmap", READ_ONLY_REF, GTF_PERMIT_ACCESS | GTF_READONLY)
+}
+
+fn writable_map_sets_and_clears_flags() -> Result<(), String> {
+    let domid = own_domid()?;
+    let op = map(WRITABLE_REF, 0, domid)?;
+    expect_status("writable map of a writable grant", op.status, GNTST_OKAY)?;
+    let window = address_of(&raw const WINDOW) as *mut u8;
+    // SAFETY: the window now maps TARGET's frame writable.
+    unsafe { window.add(100).write_volatile(0x5A) };
+    let flags = expect_flags("while mapped writable", WRITABLE_REF, GTF_PERMIT_ACCESS | GTF_READING | GTF_WRITING);
+    let status = unmap(op.handle)?;
+    restore_window()?;
+    flags?;
+    expect_status("unmap", status, GNTST_OKAY)?;
+    expect_flags("after unmap", WRITABLE_REF, GTF_PERMIT_ACCESS)?;
+    // SAFETY: TARGET is this image's page.
+    let written = unsafe { (&raw const TARGET).cast::<u8>().add(100).read_volatile() };
+    if written != 0x5A {
+        return Err(format!("the byte written through the mapping reads {written:#x} in the granted page, expected 0x5a"));
+    }
+    Ok(())
+}
+
+/// Maps `gref` with `flags` from `dom`, expects `expected`, and requires the
+/// entry's flags unchanged. Unmaps if the map wrongly succeeded.
+fn refused_map(gref: GrantRef, flags: u32, dom: DomId, expected: i16) -> Result<(), String> {
+    let before = if gref < 16 { flags_of(gref) } else { 0 };
+    let op = map(gref, flags, dom)?;
+    if op.status == GNTST_OKAY {
+        let _ = unmap(op.handle);
+        restore_window()?;
+    }
+    expect_status(&format!("map of ref {gref} from domain {dom:#x} with flags {flags:#x}"), op.status, expected)?;
+    if gref < 16 {
+        expect_flags("after the refused map", gref, before)?;
+    }
+    Ok(())
+}
+
+fn copy_op(source: CopyPointer, dest: CopyPointer, len: u16, flags: u16) -> GrantCopy {
+    GrantCopy { source, dest, len, flags, ..Default::default() }
+}
+
+fn by_ref(gref: GrantRef, domid: DomId, offset: u16) -> CopyPointer {
+    CopyPointer { reference_or_frame: gref as u64, domid, offset, ..Default::default() }
+}
+
+fn by_frame(page: *const Page, offset: u16) -> CopyPointer {
+    CopyPointer { reference_or_frame: frame_of(page), domid: DOMID_SELF, offset, ..Default::default() }
+}
+
+fn copy_page_from_grant() -> Result<(), String> {
+    let domid = own_domid()?;
+    // SAFETY: DEST is this image's page.
+    unsafe { (*(&raw mut DEST)).0.fill(0) };
+    let op = copy_op(by_ref(READ_ONLY_REF, domid, 0), by_frame(&raw const DEST, 0), 4096, GNTCOPY_SOURCE_GREF);
+    expect_status("copy of 4096 bytes from a read-only grant", copy(op)?, GNTST_OKAY)?;
+    // SAFETY: as above.
+    let dest = unsafe { &(*(&raw const DEST)).0 };
+    if let Some(index) = (0..4096).find(|&index| dest[index] != pattern(index)) {
+        return Err(format!("copied byte {index} is {:#x}, expected {:#x}", dest[index], pattern(index)));
+    }
+    expect_flags("after the copy", READ_ONLY_REF, GTF_PERMIT_ACCESS | GTF_READONLY)
+}
+
+fn copy_into_writable_grant() -> Result<(), String> {
+    let domid = own_domid()?;
+    let op = copy_op(by_frame(&raw const SOURCE, 16), by_ref(WRITABLE_REF, domid, 2048), 64, GNTCOPY_DEST_GREF);
+    expect_status("copy of 64 bytes into a writable grant", copy(op)?, GNTST_OKAY)?;
+    // SAFETY: TARGET is this image's page.
+    let target = unsafe { &(*(&raw const TARGET)).0 };
+    if let Some(index) = (0..64).find(|&index| target[2048 + index] != pattern(16 + index)) {
+        return Err(format!("byte {index} at offset 2048 is {:#x}, expected {:#x}", target[2048 + index], pattern(16 + index)));
+    }
+    Ok(())
+}
+
+fn refused_copy(what: &str, op: GrantCopy, expected: i16) -> Result<(), String> {
+    // SAFETY: DEST is this image's page.
+    unsafe { (*(&raw mut DEST)).0.fill(0xEE) };
+    expect_status(what, copy(op)?, expected)?;
+    // SAFETY: as above.
+    let dest = unsafe { &(*(&raw const DEST)).0 };
+    if let Some(index) = dest.iter().position(|&byte| byte != 0xEE) {
+        return Err(format!("{what}: the refused copy changed byte {index} of the destination"));
+    }
+    Ok(())
+}
+
+pub fn add_cases(cases: &mut Vec<Case>) {
+    cases.push(Case::new("G00", "setup_table, query_size and mapping the table frame", setup));
+    cases.push(Case::new("A27", "read-only map of a read-only self-grant reads the data, sets and clears GTF_reading", map_read_only_reads_data));
+    cases.push(Case::new("A27", "writable map sets GTF_reading|GTF_writing, writes reach the page, unmap clears both", writable_map_sets_and_clears_flags));
+    cases.push(Case::new("A26", "writable map of a GTF_readonly grant: permission_denied", || {
+        refused_map(READ_ONLY_REF, 0, own_domid()?, GNTST_PERMISSION_DENIED)
+    }));
+    cases.push(Case::new("A26", "map of a grant made for domain 0: permission_denied", || {
+        refused_map(FOR_DOM0_REF, GNTMAP_READONLY, own_domid()?, GNTST_PERMISSION_DENIED)
+    }));
+    cases.push(Case::new("A26", "map of an entry without GTF_permit_access: permission_denied", || {
+        refused_map(INVALID_REF, GNTMAP_READONLY, own_domid()?, GNTST_PERMISSION_DENIED)
+    }));
+    cases.push(Case::new("A26", "map of ref 512 beyond a one-frame table: bad_gntref", || {
+        refused_map(512, GNTMAP_READONLY, own_domid()?, GNTST_BAD_GNTREF)
+    }));
+    cases.push(Case::new("A26", "map of ref 0xffffffff: bad_gntref", || refused_map(u32::MAX, GNTMAP_READONLY, own_domid()?, GNTST_BAD_GNTREF)));
+    cases.push(Case::new("A26", "map from domain 0x7fef, which does not exist: bad_domain", || {
+        refused_map(READ_ONLY_REF, GNTMAP_READONLY, DOMID_FIRST_RESERVED - 1, GNTST_BAD_DOMAIN)
+    }));
+    cases.push(Case::new("A26", "map naming DOMID_SELF as granter: bad_domain", || {
+        refused_map(READ_ONLY_REF, GNTMAP_READONLY, DOMID_SELF, GNTST_BAD_DOMAIN)
+    }));
+    cases.push(Case::new("A26", "map at a non-canonical host_addr: bad_virt_addr", || {
+        let op = grant::map(0x8000_0000_0000, GNTMAP_HOST_MAP | GNTMAP_READONLY, READ_ONLY_REF, own_domid()?)
+            .map_err(|errno| format!("grant_table_op returned {errno}, expected 0"))?;
+        expect_status("map at 0x800000000000", op.status, GNTST_BAD_VIRT_ADDR)
+    }));
+    cases.push(Case::new("A26", "unmap with handle 0xffff that maps nothing: bad_handle", || {
+        expect_status("unmap of handle 0xffff", unmap(0xFFFF)?, GNTST_BAD_HANDLE)
+    }));
+    cases.push(Case::new("A27", "unmap of one handle twice: the second gets bad_handle", || {
+        let op = map(READ_ONLY_REF, GNTMAP_READONLY, own_domid()?)?;
+        expect_status("map", op.status, GNTST_OKAY)?;
+        let first = unmap(op.handle)?;
+        let second = unmap(op.handle)?;
+        restore_window()?;
+        expect_status("first unmap", first, GNTST_OKAY)?;
+        expect_status("second unmap", second, GNTST_BAD_HANDLE)
+    }));
+    cases.push(Case::new("A26", "copy of 4096 bytes from a read-only grant to a local frame", copy_page_from_grant));
+    cases.push(Case::new("A26", "copy of 64 bytes from a local frame into a writable grant", copy_into_writable_grant));
+    cases.push(Case::new("A26", "copy at source offset 1 of 4096 bytes crosses a page: bad_copy_arg", || {
+        let op = copy_op(by_ref(READ_ONLY_REF, own_domid()?, 1), by_frame(&raw const DEST, 0), 4096, GNTCOPY_SOURCE_GREF);
+        refused_copy("copy crossing the source page", op, GNTST_BAD_COPY_ARG)
+    }));
+    cases.push(Case::new("A26", "copy at destination offset 4095 of 2 bytes crosses a page: bad_copy_arg", || {
+        let op = copy_op(by_ref(READ_ONLY_REF, own_domid()?, 0), by_frame(&raw const DEST, 4095), 2, GNTCOPY_SOURCE_GREF);
+        refused_copy("copy crossing the destination page", op, GNTST_BAD_COPY_ARG)
+    }));
+    cases.push(Case::new("A26", "copy from an entry without GTF_permit_access: permission_denied", || {
+        let op = copy_op(by_ref(INVALID_REF, own_domid()?, 0), by_frame(&raw const DEST, 0), 64, GNTCOPY_SOURCE_GREF);
+        refused_copy("copy from ref 11", op, GNTST_PERMISSION_DENIED)
+    }));
+    cases.push(Case::new("A26", "copy from a grant made for domain 0: permission_denied", || {
+        let op = copy_op(by_ref(FOR_DOM0_REF, own_domid()?, 0), by_frame(&raw const DEST, 0), 64, GNTCOPY_SOURCE_GREF);
+        refused_copy("copy from ref 10", op, GNTST_PERMISSION_DENIED)
+    }));
+    cases.push(Case::new("A26", "copy into a GTF_readonly grant: permission_denied", || {
+        let op = copy_op(by_frame(&raw const DEST, 0), by_ref(READ_ONLY_REF, own_domid()?, 0), 64, GNTCOPY_DEST_GREF);
+        expect_status("copy into ref 8", copy(op)?, GNTST_PERMISSION_DENIED)?;
+        // SAFETY: SOURCE is this image's page.
+        let first = unsafe { (&raw const SOURCE).cast::<u8>().read_volatile() };
+        if first != pattern(0) {
+            return Err(format!("the refused copy changed the read-only page: byte 0 is {first:#x}"));
+        }
+        Ok(())
+    }));
+    cases.push(Case::new("A26", "copy from Dom0's frame named by number: permission_denied", || {
+        let source = CopyPointer { reference_or_frame: frame_of(&raw const SOURCE), domid: 0, ..Default::default() };
+        refused_copy("copy from a local frame of domain 0", copy_op(source, by_frame(&raw const DEST, 0), 64, 0), GNTST_PERMISSION_DENIED)
+    }));
+    // Runs last: the mapping stays, so destroying the domain must release it.
+    cases.push(Case::new("A29", "writable self-grant mapping left in place for domain destruction", || {
+        let op = map(WRITABLE_REF, 0, own_domid()?)?;
+        expect_status("writable map", op.status, GNTST_OKAY)?;
+        expect_flags("while mapped", WRITABLE_REF, GTF_PERMIT_ACCESS | GTF_READING | GTF_WRITING)
+    }));
+}
