@@ -67,7 +67,7 @@ fn run_suite(machine: &mut Machine, name: &str) -> Result<(), Error> {
 fn domu_isolation_suites() -> Result<(), Error> {
     let mut machine = Machine::boot("isolation", BootPath::Direct)?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
-    for suite in ["mmu", "privilege", "timer"] {
+    for suite in ["mmu", "privilege", "timer", "evtchn"] {
         run_suite(&mut machine, suite)?;
     }
     Ok(())

@@ -38,9 +38,11 @@ mod privilege;
 mod registration;
 #[cfg(target_os = "none")]
 mod timer;
+#[cfg(target_os = "none")]
+mod evtchn;
 
 /// Suites an unprivileged DomU runs with `selftest=NAME` on its command line.
-pub const DOMU_SUITES: &[&str] = &["mmu", "privilege", "timer", "grant"];
+pub const DOMU_SUITES: &[&str] = &["mmu", "privilege", "timer", "grant", "evtchn"];
 
 #[cfg(target_os = "none")]
 pub use suite::{Report, Suite};
@@ -93,7 +95,8 @@ mod suite {
 
         /// Builds the DomU suite `name`, one of [`super::DOMU_SUITES`]:
         /// `mmu` (A01, A02, A04, A05, A07), `privilege` (A46, then the A17
-        /// instruction cases), `timer` or `grant` (A26, A27). Returns `None` for any other name.
+        /// instruction cases), `timer`, `grant` (A26, A27) or `evtchn` (A30,
+        /// A32, A33). Returns `None` for any other name.
         pub fn for_domu(name: &str) -> Option<Suite> {
             let mut cases = Vec::new();
             match name {
@@ -104,6 +107,7 @@ mod suite {
                 }
                 "timer" => super::timer::add_cases(&mut cases),
                 "grant" => super::grant::add_cases(&mut cases),
+                "evtchn" => super::evtchn::add_cases(&mut cases),
                 _ => return None,
             }
             Some(Suite { cases })
