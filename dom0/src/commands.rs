@@ -67,6 +67,22 @@ pub trait Platform {
     }
     /// Returns the xenstore that the `xenstore-*` commands act on as Dom0.
     fn xenstore(&mut self) -> &mut crate::xenstore::Store;
+    /// Pings the DomU that `domain` names (a name or id) `count` times,
+    /// writing a line per reply and the summary. Returns the error line
+    /// when the ping cannot start.
+    fn ping(&mut self, domain: &str, count: u32) -> Result<(), String>;
+}
+
+/// `ping DOM COUNT`: checks the arguments and lets the platform ping.
+fn ping(arguments: &[String], platform: &mut impl Platform) {
+    let [domain, count] = arguments else {
+        write_line(platform, "ping: wrong number of arguments; usage: ping DOM COUNT");
+        return;
+    };
+    let result = guest::ping::parse_count(count).and_then(|count| platform.ping(domain, count));
+    if let Err(message) = result {
+        write_line(platform, &message);
+    }
 }
 
 /// A fault caught by the handler during `selftest trap`.
@@ -92,6 +108,7 @@ Commands:
   xenstore-read PATH          print a xenstore value
   xenstore-write PATH VALUE   set a xenstore value, creating the node
   xenstore-rm PATH            remove a xenstore node and its subtree
+  ping DOM COUNT   send COUNT events to a DomU over an event channel and time each reply
 Diagnostics:
   selftest trap    execute hlt in ring 1 and check that it raises #GP
   selftest crash   fault with no handler: the hypervisor stops the machine
@@ -132,6 +149,7 @@ pub fn run(line: &str, platform: &mut impl Platform) {
             }
         }
         "selftest" => selftest(arguments, platform),
+        "ping" => ping(arguments, platform),
         xenstore if crate::xenstore_shell::run(xenstore, arguments, platform) => {}
         unknown => write_line(
             platform,
@@ -706,6 +724,38 @@ mod tests {
             ["selftest: unexpected argument 'twice'; usage: selftest trap|crash|domain|attack|iret"]
         );
         assert_eq!(platform.selftest_calls, 0);
+    }
+
+    #[test]
+    fn ping_passes_domain_and_count() {
+        let mut platform = MockPlatform::new();
+        run("ping guest1 5", &mut platform);
+        assert_eq!(platform.pings, [(String::from("guest1"), 5)]);
+        assert_eq!(platform.output_text(), "");
+    }
+
+    #[test]
+    fn ping_prints_platform_error() {
+        let mut platform = MockPlatform::new();
+        platform.ping_result = Err(String::from("ping: domain 4 did not answer"));
+        run("ping 4 1", &mut platform);
+        assert_eq!(platform.lines(), ["ping: domain 4 did not answer"]);
+    }
+
+    #[test]
+    fn ping_rejects_bad_arguments() {
+        for (line, expected) in [
+            ("ping", "usage: ping DOM COUNT"),
+            ("ping 1", "usage: ping DOM COUNT"),
+            ("ping 1 2 3", "usage: ping DOM COUNT"),
+            ("ping 1 0", "invalid COUNT '0'"),
+            ("ping 1 many", "invalid COUNT 'many'"),
+        ] {
+            let mut platform = MockPlatform::new();
+            run(line, &mut platform);
+            assert!(platform.pings.is_empty(), "{line} must not ping");
+            assert!(platform.output_text().contains(expected), "{line}: {}", platform.output_text());
+        }
     }
 
     #[test]

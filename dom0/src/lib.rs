@@ -12,6 +12,7 @@ pub mod config;
 pub mod console_log;
 pub mod domname;
 pub mod line;
+pub mod ping;
 pub mod ramdisk;
 pub mod shell;
 pub mod xl;

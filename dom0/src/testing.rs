@@ -34,6 +34,10 @@ pub struct MockPlatform {
     pub iret_calls: u32,
     /// The store the `xenstore-*` commands use.
     pub store: crate::xenstore::Store,
+    /// (domain, count) of every `ping` call, in order.
+    pub pings: Vec<(String, u32)>,
+    /// What `ping` returns.
+    pub ping_result: Result<(), String>,
 }
 
 impl MockPlatform {
@@ -66,6 +70,8 @@ impl MockPlatform {
             attack_runs: Vec::new(),
             iret_calls: 0,
             store: crate::xenstore::Store::new(),
+            pings: Vec::new(),
+            ping_result: Ok(()),
         }
     }
 
@@ -171,6 +177,11 @@ impl Platform for MockPlatform {
 
     fn xenstore(&mut self) -> &mut crate::xenstore::Store {
         &mut self.store
+    }
+
+    fn ping(&mut self, domain: &str, count: u32) -> Result<(), String> {
+        self.pings.push((String::from(domain), count));
+        self.ping_result.clone()
     }
 }
 

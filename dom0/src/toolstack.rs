@@ -56,6 +56,7 @@ pub struct Toolstack {
     /// The domain whose console the terminal is attached to.
     pub attached: Option<u16>,
     store: Store,
+    ping: dom0::ping::Dom0Responder,
 }
 
 /// Reads the guest-written indices of a ring and the bytes between them.
@@ -72,7 +73,9 @@ fn volatile_write<T: Copy>(pointer: *mut T, value: T) {
 
 impl Toolstack {
     pub fn new() -> Self {
-        Toolstack { window: None, guests: BTreeMap::new(), attached: None, store: Store::new() }
+        let mut store = Store::new();
+        let ping = dom0::ping::Dom0Responder::new(&mut store);
+        Toolstack { window: None, guests: BTreeMap::new(), attached: None, store, ping }
     }
 
     /// Returns the xenstore, for Dom0's own reads and writes.
@@ -196,6 +199,7 @@ impl Toolstack {
             }
             serve_store(id, guest, &mut self.store);
         }
+        self.ping.poll(&mut self.store);
         self.handle_stops(output)
     }
 
@@ -294,6 +298,26 @@ impl Toolstack {
         detached
     }
 
+}
+
+/// Publishes the port of Dom0's `ping` in the store, and serves the
+/// guests' rings while Dom0 waits for the reply.
+pub struct StoreRendezvous<'a>(pub &'a mut Toolstack);
+
+impl guest::ping::Rendezvous for StoreRendezvous<'_> {
+    fn write(&mut self, path: &str, value: &[u8]) -> Result<(), String> {
+        self.0.store.write(0, path, value).map_err(|error| format!("{error}"))
+    }
+
+    fn remove(&mut self, path: &str) {
+        if let Err(error) = self.0.store.remove(0, path) {
+            guest::println!("ping: cannot remove {path}: {error}");
+        }
+    }
+
+    fn service(&mut self) {
+        let _ = self.0.poll(&mut |bytes: &[u8]| guest::console::write_raw(bytes));
+    }
 }
 
 fn crate_ramdisk() -> &'static [u8] {

@@ -8,6 +8,7 @@ use domu::shell::Platform;
 use guest::hypercall;
 use hypercalls::Errno;
 use hypercalls::sched::ShutdownReason;
+use hypercalls::xenstore::message;
 
 /// `VIRQ_CONSOLE`: input on the hypervisor's serial console.
 const VIRQ_CONSOLE: u32 = 2;
@@ -28,6 +29,21 @@ pub struct HypercallPlatform {
     input_raises_event: bool,
     /// Set after the first failed `console_io` read, so that only the first is logged.
     read_failed: bool,
+    /// Replies to `ping` from other domains; `None` when the domain does not
+    /// know its id or could not watch its `data/ping` directory.
+    responder: Option<guest::ping::Responder>,
+    /// Request nodes named by watch events, waiting to be read outside the
+    /// masked section of [`Self::wait_for_input`].
+    ping_requests: alloc::vec::Vec<alloc::vec::Vec<u8>>,
+}
+
+/// Most request nodes queued between two reads; more are dropped.
+const MAX_PING_REQUESTS: usize = 32;
+
+/// Work found while waiting in [`HypercallPlatform::wait_for_input`].
+enum Wake {
+    Input(usize),
+    PingRequests,
 }
 
 impl HypercallPlatform {
@@ -51,6 +67,8 @@ impl HypercallPlatform {
             console,
             input_raises_event: false,
             read_failed: false,
+            responder: start_responder(),
+            ping_requests: alloc::vec::Vec::new(),
         }
     }
 
@@ -71,12 +89,27 @@ impl HypercallPlatform {
     /// none, or yields the CPU in a loop when input raises no event.
     pub fn wait_for_input(&mut self, buffer: &mut [u8]) -> usize {
         if self.input_raises_event {
-            return guest::wait::block_until(|| {
-                self.print_watch_events();
-                Some(self.read(buffer)).filter(|&count| count > 0)
-            });
+            loop {
+                // xenstore requests block with their own masking, so the
+                // ping requests are read after the masked check.
+                let wake = guest::wait::block_until(|| {
+                    self.print_watch_events();
+                    self.answer_pings();
+                    if !self.ping_requests.is_empty() {
+                        return Some(Wake::PingRequests);
+                    }
+                    Some(self.read(buffer)).filter(|&count| count > 0).map(Wake::Input)
+                });
+                match wake {
+                    Wake::Input(count) => return count,
+                    Wake::PingRequests => self.read_ping_requests(),
+                }
+            }
         }
         loop {
+            self.print_watch_events();
+            self.read_ping_requests();
+            self.answer_pings();
             let count = self.read(buffer);
             if count > 0 {
                 return count;
@@ -85,14 +118,56 @@ impl HypercallPlatform {
         }
     }
 
-    /// Prints the xenstore watch events that arrived, for `xs-watch`.
+    /// Prints the xenstore watch events that arrived, for `xs-watch`, and
+    /// queues those of the ping watch.
     fn print_watch_events(&mut self) {
         while let Some((path, token)) = guest::xenstore::take_event() {
+            if token == guest::ping::WATCH_TOKEN.as_bytes() {
+                if self.responder.is_some() && self.ping_requests.len() < MAX_PING_REQUESTS {
+                    self.ping_requests.push(path);
+                }
+                continue;
+            }
             let line = domu::xenstore_commands::describe_event(&path, &token);
             self.write(b"\r\n");
             self.write(line.as_bytes());
             self.write(b"\r\n");
         }
+    }
+
+    /// Sends a reply to each event on the responder's channels.
+    fn answer_pings(&mut self) {
+        let Some(mut responder) = self.responder.take() else { return };
+        responder.service(&mut |line: &str| self.print_line(line));
+        self.responder = Some(responder);
+    }
+
+    /// Reads the request nodes that watch events named and binds to their
+    /// ports. Events for the directory itself or for removed nodes are
+    /// skipped.
+    fn read_ping_requests(&mut self) {
+        let Some(mut responder) = self.responder.take() else { return };
+        let prefix = alloc::format!("{}/", guest::ping::directory(responder.own()));
+        for path in core::mem::take(&mut self.ping_requests) {
+            let Some(name) = path.strip_prefix(prefix.as_bytes()) else { continue };
+            if name.contains(&b'/') {
+                continue;
+            }
+            let mut payload = path.clone();
+            payload.push(0);
+            let Ok(value) = guest::xenstore::request(message::READ, 0, &payload) else { continue };
+            if let Some(problem) = responder.request(name, &value) {
+                self.print_line(&problem);
+            }
+        }
+        self.responder = Some(responder);
+    }
+
+    /// Writes `line` on a line of its own, as output that interrupts the prompt.
+    fn print_line(&mut self, line: &str) {
+        self.write(b"\r\n");
+        self.write(line.as_bytes());
+        self.write(b"\r\n");
     }
 
     fn read(&mut self, buffer: &mut [u8]) -> usize {
@@ -143,4 +218,56 @@ impl Platform for HypercallPlatform {
     fn xenstore_request(&mut self, kind: u32, payload: &[u8]) -> Result<alloc::vec::Vec<u8>, hypercalls::xenstore::StoreError> {
         guest::xenstore::request(kind, 0, payload)
     }
+
+    fn ping(&mut self, own: u16, remote: u16, count: u32) {
+        let mut emit = |line: &str| {
+            self.write(line.as_bytes());
+            self.write(b"\r\n");
+        };
+        match guest::ping::ping(own, remote, count, &mut StoreRendezvous, &mut emit) {
+            Ok(trips) => emit(&trips.summary(remote)),
+            Err(error) => emit(&error),
+        }
+    }
+}
+
+/// Publishes the pinger's port through the domain's xenstore ring.
+struct StoreRendezvous;
+
+impl guest::ping::Rendezvous for StoreRendezvous {
+    fn write(&mut self, path: &str, value: &[u8]) -> Result<(), String> {
+        let mut payload = alloc::vec::Vec::from(path.as_bytes());
+        payload.push(0);
+        payload.extend_from_slice(value);
+        guest::xenstore::request(message::WRITE, 0, &payload).map(|_| ()).map_err(|error| format!("{error}"))
+    }
+
+    fn remove(&mut self, path: &str) {
+        let mut payload = alloc::vec::Vec::from(path.as_bytes());
+        payload.push(0);
+        if let Err(error) = guest::xenstore::request(message::RM, 0, &payload) {
+            guest::println!("ping: cannot remove {path}: {error}");
+        }
+    }
+}
+
+/// Watches this domain's ping directory and returns the responder, or
+/// `None`, with a log line, when the domain id or the watch is missing.
+fn start_responder() -> Option<guest::ping::Responder> {
+    let Some(own) = domu::Identity::parse(guest::start_info().command_line()).identity.domid else {
+        guest::println!("domu: no domid= on the command line; this domain does not answer ping");
+        return None;
+    };
+    if !guest::xenstore::is_attached() {
+        return None;
+    }
+    let mut payload = alloc::vec::Vec::from(guest::ping::directory(own).as_bytes());
+    payload.push(0);
+    payload.extend_from_slice(guest::ping::WATCH_TOKEN.as_bytes());
+    payload.push(0);
+    if let Err(error) = guest::xenstore::request(message::WATCH, 0, &payload) {
+        guest::println!("domu: cannot watch {}: {error}; this domain does not answer ping", guest::ping::directory(own));
+        return None;
+    }
+    Some(guest::ping::Responder::new(own))
 }

@@ -28,6 +28,7 @@ Commands:
   xs-write PATH VALUE  set a xenstore value
   xs-ls PATH      list a xenstore node's children
   xs-watch PATH   watch a xenstore path; events print as they come
+  ping DOM COUNT  send COUNT events to domain DOM over an event channel and time each reply
   reboot          shut the domain down and ask the toolstack to restart it
 ";
 
@@ -53,6 +54,13 @@ pub trait Platform: Output {
     /// Sends one xenstore request of type `kind` and returns the reply's
     /// payload or the error name Dom0 sent.
     fn xenstore_request(&mut self, kind: u32, payload: &[u8]) -> Result<alloc::vec::Vec<u8>, hypercalls::xenstore::StoreError>;
+
+    /// Pings domain `remote` `count` times from domain `own` (see
+    /// `guest::ping`), writing a line per reply and the summary.
+    fn ping(&mut self, own: u16, remote: u16, count: u32) {
+        let _ = (own, remote, count);
+        write_text(self, "ping: event channels are not available on this platform\n");
+    }
 }
 
 /// The shell: a line editor plus the domain's identity and size.
@@ -118,6 +126,7 @@ impl Shell {
             }
             "poweroff" => shutdown(ShutdownReason::Poweroff, platform),
             "reboot" => shutdown(ShutdownReason::Reboot, platform),
+            "ping" => self.ping(argument, platform),
             xenstore if crate::xenstore_commands::run(xenstore, argument, platform) => {}
             unknown => {
                 let _ = writeln!(
@@ -125,6 +134,19 @@ impl Shell {
                     "{}: unknown command '{unknown}'; type 'help' for the list of commands",
                     self.identity.name
                 );
+            }
+        }
+    }
+
+    fn ping(&self, argument: &str, platform: &mut impl Platform) {
+        let Some(own) = self.identity.domid else {
+            write_text(platform, "ping: this domain does not know its domain id (no domid= on its command line)\n");
+            return;
+        };
+        match guest::ping::parse_arguments(argument, own) {
+            Ok((remote, count)) => platform.ping(own, remote, count),
+            Err(message) => {
+                let _ = writeln!(Text(platform), "{message}");
             }
         }
     }

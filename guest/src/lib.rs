@@ -25,6 +25,7 @@ pub mod fault;
 pub mod grant;
 #[cfg(target_os = "none")]
 pub mod hypercall;
+pub mod ping;
 pub mod ring_console;
 pub mod xenstore;
 #[cfg(target_os = "none")]

@@ -63,8 +63,18 @@ pub fn publish(store: &mut Store, keys: &DomainKeys<'_>) -> Result<(), StoreErro
         store.mkdir(0, &path)?;
         store.set_permissions(0, &path, Permissions::owned_by(domid, Access::None))?;
     }
+    publish_ping_directory(store, domid)?;
     store.introduce(domid);
     Ok(())
+}
+
+/// Creates the directory where other domains ask `domid` to answer `ping`
+/// (see `guest::ping`). The domain owns it and every domain may read and
+/// write it, so any domain can add a request node.
+pub fn publish_ping_directory(store: &mut Store, domid: u16) -> Result<(), StoreError> {
+    let path = guest::ping::directory(domid);
+    store.mkdir(0, &path)?;
+    store.set_permissions(0, &path, Permissions::owned_by(domid, Access::Both))
 }
 
 /// Closes a domain's connection and removes its home and `/vm` entry.
