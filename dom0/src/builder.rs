@@ -111,7 +111,7 @@ pub fn build(window: &Window, spec: &DomainSpec<'_>, console: usize) -> Result<B
 
 /// Returns the reason the hypervisor recorded for the domain's last failed
 /// operation, such as "cr3 is not a pinned L4 of the domain".
-fn last_failure(domain: u16) -> Option<String> {
+pub fn last_failure(domain: u16) -> Option<String> {
     use hypercalls::domctl::LastFailure;
     let reply = domctl_call(domctl::HOSPES_LAST_FAILURE, domain, LastFailure::default()).ok()?;
     let record: LastFailure = reply.payload();

@@ -1,4 +1,8 @@
-//! Console output through `console_io`, with `print!` and `println!`.
+//! Console output, with `print!` and `println!`: through the guest's
+//! console ring once it is attached (a DomU), else through `console_io`
+//! (Dom0, or a DomU before its ring is up). Messages from the runtime itself,
+//! such as the report of an unhandled exception, therefore reach the
+//! console that `xl console` shows.
 
 use core::fmt::{self, Write};
 
@@ -7,19 +11,21 @@ pub fn write(bytes: &[u8]) {
     for piece in bytes.split_inclusive(|&byte| byte == b'\n') {
         match piece.strip_suffix(b"\n") {
             Some(body) => {
-                let _ = crate::hypercall::console_write(body);
-                let _ = crate::hypercall::console_write(b"\r\n");
+                write_raw(body);
+                write_raw(b"\r\n");
             }
-            None => {
-                let _ = crate::hypercall::console_write(piece);
-            }
+            None => write_raw(piece),
         }
     }
 }
 
 /// Writes bytes to the console unchanged.
 pub fn write_raw(bytes: &[u8]) {
-    let _ = crate::hypercall::console_write(bytes);
+    if crate::ring_console::is_usable() {
+        crate::ring_console::write_raw(bytes);
+    } else {
+        let _ = crate::hypercall::console_write(bytes);
+    }
 }
 
 pub struct Console;

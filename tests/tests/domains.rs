@@ -103,6 +103,11 @@ fn three_domus_lifecycle() -> Result<(), Error> {
     machine.expect(PROMPT, COMMAND_TIMEOUT)?;
     let row = list_row(&mut machine, "guest3")?.expect("preserved guest3 is listed");
     assert_eq!(row[4], "---sc-", "crashed state letters: {row:?}");
+    // A late attach still shows why the guest crashed.
+    machine.send("xl console guest3")?;
+    machine.expect("crashed guest3: #UD (vector 6) with no handler registered", COMMAND_TIMEOUT)?;
+    machine.send_bytes(DETACH)?;
+    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
     let echo = in_console(&mut machine, "guest1", "echo still here")?;
     assert!(echo.contains("still here"), "{echo}");
     machine.send("xl console guest2")?;

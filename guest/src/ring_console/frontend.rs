@@ -60,6 +60,13 @@ pub fn is_attached() -> bool {
     FRONTEND.lock().is_some()
 }
 
+/// Returns true when a ring is attached and free to use now: false before
+/// [`attach`], and false while the ring is in use by interrupted code (a
+/// fault inside a console write), so a fault report never waits on itself.
+pub fn is_usable() -> bool {
+    FRONTEND.try_lock().is_some_and(|frontend| frontend.is_some())
+}
+
 /// Returns the console's event channel port, once attached.
 pub fn port() -> Option<u32> {
     FRONTEND.lock().as_ref().map(|frontend| frontend.port)

@@ -18,7 +18,7 @@ pub mod ring;
 mod frontend;
 
 #[cfg(target_os = "none")]
-pub use frontend::{attach, is_attached, port, read, resets, write, write_raw};
+pub use frontend::{attach, is_attached, is_usable, port, read, resets, write, write_raw};
 
 use core::fmt;
 

@@ -41,6 +41,24 @@ const IST_MACHINE_CHECK: u64 = 3;
 
 unsafe extern "C" {
     static boot_stack_top: u8;
+    static mut boot_stack_bottom: u64;
+}
+
+/// Pattern written at the bottom of the hypervisor stack; finding it changed
+/// means the stack overflowed into whatever lies below it.
+const STACK_CANARY: u64 = 0x5354_4143_4B5F_4F4B;
+
+/// Writes the stack canary; called once during boot.
+pub fn arm_stack_canary() {
+    // SAFETY: the bottom word of the boot stack is unused until the stack is
+    // nearly full, and only this function and the check touch it.
+    unsafe { (&raw mut boot_stack_bottom).write_volatile(STACK_CANARY) };
+}
+
+/// Returns false when the hypervisor stack overflowed its bottom word.
+pub fn stack_canary_intact() -> bool {
+    // SAFETY: as in `arm_stack_canary`; a volatile read of an integer.
+    unsafe { (&raw const boot_stack_bottom).read_volatile() == STACK_CANARY }
 }
 
 /// Top of the hypervisor stack: boot runs on it, and every entry from a guest starts afresh at its top.

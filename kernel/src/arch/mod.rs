@@ -23,6 +23,7 @@ const MULTIBOOT1_MAGIC: u32 = 0x2BAD_B002;
 /// line, so a hang names the stage it happened in.
 pub extern "C" fn start(magic: u32, info_address: u32) -> ! {
     serial::init();
+    cpu::arm_stack_canary();
     info!("Hospes {} (Xen ABI {}.{}) starting", env!("CARGO_PKG_VERSION"), hypercalls::VERSION_MAJOR, hypercalls::VERSION_MINOR);
 
     let boot = read_boot_info(magic, info_address);
@@ -123,56 +124,24 @@ pub fn fatal_exception(frame: &TrapFrame) -> ! {
 }
 
 /// Prints every register of a frame, four to a line, each line prefixed.
+/// Formats straight to the console, because the fatal path must not rely
+/// on the heap or on buffers that a fault could have left half written.
 pub fn dump_registers(prefix: &str, frame: &TrapFrame) {
-    let rows: [[(&str, u64); 4]; 6] = [
+    let rows: [[(&str, u64); 4]; 5] = [
         [("rip", frame.rip), ("cs", frame.cs), ("rflags", frame.rflags), ("rsp", frame.rsp)],
         [("ss", frame.ss), ("rax", frame.rax), ("rbx", frame.rbx), ("rcx", frame.rcx)],
         [("rdx", frame.rdx), ("rsi", frame.rsi), ("rdi", frame.rdi), ("rbp", frame.rbp)],
         [("r8", frame.r8), ("r9", frame.r9), ("r10", frame.r10), ("r11", frame.r11)],
         [("r12", frame.r12), ("r13", frame.r13), ("r14", frame.r14), ("r15", frame.r15)],
-        [("vector", frame.vector), ("error", frame.error_code), ("", 0), ("", 0)],
     ];
-    for row in rows {
-        let mut line = heapless_line::Line::new();
-        for (name, value) in row {
-            if !name.is_empty() {
-                line.push(format_args!("{name:>6}={value:#018x} "));
-            }
-        }
-        serial::emergency_write(format_args!("{prefix}   {}\n", line.as_str()));
+    for [(n0, v0), (n1, v1), (n2, v2), (n3, v3)] in rows {
+        serial::emergency_write(format_args!(
+            "{prefix}   {n0:>6}={v0:#018x} {n1:>6}={v1:#018x} {n2:>6}={v2:#018x} {n3:>6}={v3:#018x}\n"
+        ));
     }
+    serial::emergency_write(format_args!(
+        "{prefix}   vector={:#x} error={:#x}\n",
+        frame.vector, frame.error_code
+    ));
 }
 
-/// A fixed-size line buffer, for the fatal path where the heap may be broken.
-mod heapless_line {
-    use core::fmt::Write;
-
-    pub struct Line {
-        bytes: [u8; 160],
-        len: usize,
-    }
-
-    impl Line {
-        pub fn new() -> Self {
-            Line { bytes: [0; 160], len: 0 }
-        }
-
-        pub fn push(&mut self, args: core::fmt::Arguments<'_>) {
-            let _ = self.write_fmt(args);
-        }
-
-        pub fn as_str(&self) -> &str {
-            core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
-        }
-    }
-
-    impl Write for Line {
-        fn write_str(&mut self, text: &str) -> core::fmt::Result {
-            let room = self.bytes.len() - self.len;
-            let take = text.len().min(room);
-            self.bytes[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
-            self.len += take;
-            Ok(())
-        }
-    }
-}

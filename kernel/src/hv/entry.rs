@@ -16,6 +16,9 @@ pub extern "C" fn guest_entry(frame: *const TrapFrame) -> ! {
     // stack, which is mapped in the hypervisor's tables; copying it at once
     // means nothing later reads memory a guest could change.
     let frame = unsafe { frame.read() };
+    if !crate::arch::cpu::stack_canary_intact() {
+        panic!("the hypervisor stack overflowed (canary overwritten) before vector {} from a guest", frame.vector);
+    }
     let now = time::rdtsc();
     {
         let mut guard = HYPERVISOR.lock();

@@ -128,6 +128,7 @@ pub fn deliver_events(domain: &mut Domain) {
 pub fn crash(domain: &mut Domain, reason: &str) {
     error!("d{}: domain crashed: {}", domain.id, reason);
     let frame = domain.vcpu.frame;
+    domain.record_failure("crash", frame.rip, alloc::string::String::from(reason));
     domain.state = DomainState::Crashed;
     if domain.id == 0 {
         error!("d0: Dom0 crashed, registers follow; powering off with a failure code");
