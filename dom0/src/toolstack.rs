@@ -272,6 +272,18 @@ impl Toolstack {
                 _ => guest.config.on_crash,
             };
             guest.handled_stop = true;
+            if action != ShutdownAction::Destroy
+                && ShutdownReason::try_from(reason) == Ok(ShutdownReason::Crash)
+                && let Some(why) = builder::last_failure(id)
+            {
+                // Keep the reason in the guest's console history, so a late
+                // `xl console` still shows why the guest crashed.
+                let note = format!("\r\n[xl: the hypervisor crashed {}: {why}]\r\n", guest.name);
+                let shown = guest.log.append(note.as_bytes());
+                if self.attached == Some(id) {
+                    output(&shown);
+                }
+            }
             if self.attached == Some(id) {
                 self.attached = None;
                 detached = true;
