@@ -71,6 +71,11 @@ pub trait Platform {
     /// writing a line per reply and the summary. Returns the error line
     /// when the ping cannot start.
     fn ping(&mut self, domain: &str, count: u32) -> Result<(), String>;
+    /// Runs `bench ARGUMENTS`, writing `bench NAME UNIT VALUE` lines;
+    /// returns the error line to print when it fails.
+    fn bench(&mut self, _arguments: &[String]) -> Result<(), String> {
+        Err(String::from("bench: benchmarks run only in the hypervisor's Dom0"))
+    }
 }
 
 /// `ping DOM COUNT`: checks the arguments and lets the platform ping.
@@ -115,6 +120,7 @@ Diagnostics:
   selftest domain  create and destroy domains, checking memory comes back
   selftest attack  run hostile hypercalls and instructions, one line per case
   selftest iret    iret to a non-canonical rip: the hypervisor stops the machine
+  bench NAME [ROUNDS]  run a benchmark and print 'bench NAME UNIT VALUE' lines
 ";
 
 /// Runs one command line, writing its output to `platform`.
@@ -150,6 +156,11 @@ pub fn run(line: &str, platform: &mut impl Platform) {
         }
         "selftest" => selftest(arguments, platform),
         "ping" => ping(arguments, platform),
+        "bench" => {
+            if let Err(message) = platform.bench(arguments) {
+                write_line(platform, &message);
+            }
+        }
         xenstore if crate::xenstore_shell::run(xenstore, arguments, platform) => {}
         unknown => write_line(
             platform,

@@ -8,6 +8,8 @@
 #![cfg_attr(target_os = "none", no_main)]
 
 #[cfg(target_os = "none")]
+mod bench;
+#[cfg(target_os = "none")]
 mod builder;
 #[cfg(target_os = "none")]
 mod platform;
@@ -26,6 +28,7 @@ extern crate alloc;
 fn guest_main() -> ! {
     use guest::{hypercall, println};
 
+    guest::bench::mark_entry();
     let (major, minor) = hypercall::version();
     let ring = guest::current_ring();
     println!(

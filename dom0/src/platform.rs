@@ -267,6 +267,10 @@ impl Platform for HypercallPlatform {
         self.toolstack.attached.is_some()
     }
 
+    fn bench(&mut self, arguments: &[String]) -> Result<(), String> {
+        crate::bench::run(&mut self.toolstack, arguments)
+    }
+
     fn ping(&mut self, domain: &str, count: u32) -> Result<(), String> {
         let remote = match domain {
             "0" | dom0::domname::DOM0_NAME => return Err(String::from("ping: DOM 0 is Dom0 itself; name a DomU")),

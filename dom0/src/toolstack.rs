@@ -107,12 +107,23 @@ impl Toolstack {
 
     /// `xl create`: reads the config and kernel from the ramdisk and builds the domain.
     pub fn create(&mut self, ramdisk: &'static [u8], path: &str) -> Result<u16, String> {
+        self.create_with(ramdisk, path, "", "")
+    }
+
+    /// `xl create` with `extra` appended to the config's `extra` line and
+    /// `name_suffix` to its name, as the benchmarks pass their round count
+    /// and start many domains from one config.
+    pub fn create_with(&mut self, ramdisk: &'static [u8], path: &str, extra: &str, name_suffix: &str) -> Result<u16, String> {
         let text = match ramdisk::lookup(ramdisk, path) {
             Some(Node::File(text)) => text,
             Some(_) => return Err(format!("xl create: {path} is not a regular file")),
             None => return Err(format!("xl create: config file {path} not found in the Dom0 ramdisk; try 'ls /etc/xen'")),
         };
-        let config = config::parse(path, text).map_err(|error| format!("xl create: {error}"))?;
+        let mut config = config::parse(path, text).map_err(|error| format!("xl create: {error}"))?;
+        if !extra.is_empty() {
+            config.extra = format!("{} {extra}", config.extra);
+        }
+        config.name.push_str(name_suffix);
         if self.guests.values().any(|guest| guest.name == config.name) || config.name == domname::DOM0_NAME {
             return Err(format!("xl create: a domain named {} already exists; pick another name or destroy it first", config.name));
         }

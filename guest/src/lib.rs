@@ -13,6 +13,7 @@
 extern crate alloc;
 
 pub mod attack;
+pub mod bench;
 pub mod boot_status;
 #[cfg(target_os = "none")]
 mod entry;

@@ -12,6 +12,10 @@ Commands:
                                    on this terminal. Type `poweroff` at dom0> to stop.
   test [--accel ACCEL]             Run the host unit tests, build the images once,
                                    then run the QEMU integration tests.
+  bench [--filter NAME] [--rounds N] [--quick]
+                                   Build, boot headless under TCG and under TCG with
+                                   -icount, run the benchmarks in the guests, print a
+                                   table and write target/bench/results.{json,md,svg}.
   doctor                           Check the host prerequisites and print the
                                    commands that install what is missing.
 
@@ -19,6 +23,10 @@ Options:
   --direct         Boot with QEMU's -kernel multiboot loader instead of the GRUB ISO.
   --accel ACCEL    QEMU accelerator: tcg or kvm. Default: kvm when the host has
                    hardware KVM (kvm_intel or kvm_amd loaded), else tcg.
+  --filter NAME    bench: run only the benchmarks whose name contains NAME.
+  --rounds N       bench: rounds per benchmark (default 10; 2 with --quick).
+  --quick          bench: the CI run: 2 rounds, and a second -icount run whose
+                   figures must match the first within 2 %.
 ";
 
 /// A parsed xtask command.
@@ -34,7 +42,14 @@ pub enum Task {
     Test {
         accel: Option<Accel>,
     },
+    Bench(crate::bench::Options),
 }
+
+/// Rounds per benchmark without `--rounds`.
+pub const DEFAULT_ROUNDS: u32 = 10;
+
+/// Rounds per benchmark with `--quick` and without `--rounds`.
+pub const QUICK_ROUNDS: u32 = 2;
 
 /// Parses the arguments after `cargo xtask`.
 pub fn parse(arguments: &[String]) -> Result<Task, String> {
@@ -44,10 +59,26 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
 
     let mut direct = false;
     let mut accel = None;
+    let mut filter = None;
+    let mut rounds = None;
+    let mut quick = false;
     let mut options = options.iter();
     while let Some(option) = options.next() {
         match option.as_str() {
             "--direct" => direct = true,
+            "--quick" if command == "bench" => quick = true,
+            "--filter" if command == "bench" => {
+                filter = Some(options.next().ok_or("--filter needs a benchmark name")?.clone());
+            }
+            "--rounds" if command == "bench" => {
+                let value = options.next().ok_or("--rounds needs a count")?;
+                let count = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&count| count > 0)
+                    .ok_or_else(|| format!("invalid --rounds '{value}': give a positive integer"))?;
+                rounds = Some(count);
+            }
             "--accel" => {
                 let value = options.next().ok_or("--accel needs a value: tcg or kvm")?;
                 accel = Some(value.parse::<Accel>().map_err(|error| error.to_string())?);
@@ -92,6 +123,12 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
             reject("--direct", direct)?;
             Ok(Task::Test { accel })
         }
+        "bench" => {
+            reject("--direct", direct)?;
+            reject("--accel", accel.is_some())?;
+            let default = if quick { QUICK_ROUNDS } else { DEFAULT_ROUNDS };
+            Ok(Task::Bench(crate::bench::Options { filter, rounds: rounds.unwrap_or(default), quick }))
+        }
         other => Err(format!("unknown command '{other}'")),
     }
 }
@@ -134,6 +171,21 @@ mod tests {
                 accel: Some(Accel::Tcg)
             })
         );
+    }
+
+    #[test]
+    fn bench_takes_filter_rounds_quick() {
+        assert_eq!(
+            parse_line("bench --filter hypercall --rounds 3"),
+            Ok(Task::Bench(crate::bench::Options { filter: Some("hypercall".into()), rounds: 3, quick: false }))
+        );
+        assert_eq!(
+            parse_line("bench --quick"),
+            Ok(Task::Bench(crate::bench::Options { filter: None, rounds: QUICK_ROUNDS, quick: true }))
+        );
+        assert!(parse_line("bench --rounds 0").is_err());
+        assert!(parse_line("bench --accel tcg").is_err());
+        assert!(parse_line("run --quick").is_err());
     }
 
     #[test]

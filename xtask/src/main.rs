@@ -1,9 +1,10 @@
-//! Developer commands for Hospes: `cargo xtask build | run | test | doctor`.
+//! Developer commands for Hospes: `cargo xtask build | run | test | bench | doctor`.
 //!
 //! Messages from xtask itself go to standard error with an `xtask: ` prefix,
 //! so the serial console on standard output stays clean during `run`.
 
 mod args;
+mod bench;
 mod prereq;
 mod test;
 
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Task::Build => build(&workspace).map(|_| ExitCode::SUCCESS),
         Task::Run { boot_path, accel } => run(&workspace, boot_path, accel),
         Task::Test { accel } => test::run_all(&workspace, accel),
+        Task::Bench(options) => build(&workspace).and_then(|artifacts| bench::run(&workspace, &artifacts, &options)),
     };
     match result {
         Ok(code) => code,
