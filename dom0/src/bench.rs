@@ -137,7 +137,7 @@ fn scale(toolstack: &mut Toolstack, config: &str) -> Result<(), String> {
     let free_full = free_pages()?;
     emit(&format!("bench scale: creation stopped: {failure}"));
     emit(&line("scale-domus", "domains", ready));
-    // A domain that was created but never became ready still holds memory
+    // A domain that was created but never became ready still uses memory
     // and is not in `guest_pages`, so the overhead counts ready domains only.
     if ready > 0 && ready == created.len() as u64 {
         let used = free_before - free_full;

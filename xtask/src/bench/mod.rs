@@ -3,7 +3,7 @@
 //! prints and writes the results.
 //!
 //! The guests print `bench NAME UNIT VALUE` lines (see `guest::bench` and
-//! Dom0's `bench` command), one per round; this module sends the commands
+//! Dom0's `bench` command), one per round. This module sends the commands
 //! over the serial console and collects those lines.
 
 mod report;
