@@ -203,6 +203,48 @@ pub fn add_cases(cases: &mut Vec<Case>) {
         cases.push(Case::new(row.id, row.name, move || check_return(row.expected, (row.call)()?)));
     }
     cases.push(Case::new("A32", "event_channel_op bind_virq of a VIRQ already bound", second_bind_rejected));
+    cases.push(Case::new("A58", "hypercall made with the direction flag set copies forward and stays in bounds", direction_flag_hypercall));
+}
+
+/// A guest may enter the hypervisor with RFLAGS.DF set (`std`). The
+/// hypervisor must clear it on entry, or its own copies run backwards:
+/// the reply would be wrong and bytes before the buffer overwritten.
+fn direction_flag_hypercall() -> Result<(), String> {
+    #[repr(C, align(8))]
+    struct Guarded {
+        before: [u8; 64],
+        buffer: [u8; 1024],
+    }
+    let mut area = Guarded { before: [0xA5; 64], buffer: [0xEE; 1024] };
+    let slot = crate::hypercall::slot_address(hypercalls::Hypercall::XenVersion as u32);
+    let result: i64;
+    // SAFETY: the snippet sets DF, calls the xen_version stub with a buffer
+    // this function owns (1024 bytes, the size XENVER_capabilities writes),
+    // and clears DF again before any Rust code runs.
+    unsafe {
+        core::arch::asm!(
+            "std",
+            "call {slot}",
+            "cld",
+            slot = in(reg) slot,
+            inlateout("rax") 0i64 => result,
+            inlateout("rdi") hypercalls::number::xenver::CAPABILITIES => _,
+            inlateout("rsi") area.buffer.as_mut_ptr() => _,
+            out("rdx") _,
+            out("r10") _,
+            out("r8") _,
+        );
+    }
+    if result != 0 {
+        return Err(format!("xen_version(XENVER_capabilities) with DF set returned {result}, expected 0"));
+    }
+    if area.before.iter().any(|&byte| byte != 0xA5) {
+        return Err(String::from("bytes before the buffer were overwritten: the hypervisor copied backwards"));
+    }
+    if !area.buffer.starts_with(b"xen-3.0-x86_64-ring1\0") {
+        return Err(format!("the capabilities string came back as {:?}", &area.buffer[..24]));
+    }
+    Ok(())
 }
 
 /// Adds the case that would empty the hypervisor log if the hypervisor had

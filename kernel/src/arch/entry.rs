@@ -93,6 +93,11 @@ entry_stubs:
     .endr
 
 entry_common:
+    /* The interrupted code may have left the direction flag set (a guest's
+       backward copy, say); Rust code assumes it clear, and memcpy/memset
+       with DF set would write backwards over hypervisor memory. The
+       guest's value comes back with its RFLAGS on iretq. */
+    cld
     testb $3, {frame_cs}(%rsp)
     jz from_hypervisor
     push_registers
