@@ -215,8 +215,8 @@ fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, ring_slot: usize) -> Re
     window
         .map(id, store_slot, &[p2m[store_pfn as usize]])
         .map_err(|errno| BuildFailure::new(format!("map the xenstore ring of {name}"), errno, String::new()))?;
-    domctl_call(domctl::UNPAUSEDOMAIN, id, ())
-        .map_err(|errno| BuildFailure::new(format!("unpause {name}"), errno, String::new()))?;
+    // The caller unpauses the domain once its end of the rings is ready:
+    // a guest that ran first could write a request Dom0 would then wipe.
     Ok(BuiltDomain {
         id,
         console_port,

@@ -142,6 +142,7 @@ impl Toolstack {
         let window = self.window()?;
         let built =
             builder::build(window, &spec, console_slot).map_err(|failure| describe_failure("create", &config.name, &failure))?;
+        let spec_name = config.name.clone();
         let keys = DomainKeys {
             domid: built.id,
             name: &config.name,
@@ -170,6 +171,11 @@ impl Toolstack {
             handled_stop: false,
         };
         self.guests.insert(built.id, guest);
+        if let Err(errno) = builder::set_paused(built.id, false) {
+            let _ = self.destroy(built.id);
+            let failure = HypercallFailure { subcommand: "create", action: "unpause", domain: &spec_name, detail: "", errno, reason: None };
+            return Err(format!("{failure}"));
+        }
         Ok(built.id)
     }
 
@@ -186,9 +192,16 @@ impl Toolstack {
             }
             if guest::time::system_time_ns().unwrap_or(0) > deadline {
                 let stage = guest.log.last_stage().unwrap_or("none");
+                // What the hypervisor says of the guest, to tell a hang from a guest that never ran.
+                let state = builder::domain_info(id).map_or_else(
+                    |errno| format!("getdomaininfo failed: {errno}"),
+                    |info| format!("state flags {:#x}, {} ms of CPU", info.flags, info.cpu_time / 1_000_000),
+                );
                 return Err(format!(
-                    "xl create: {} did not report ready within {READY_TIMEOUT_SECONDS} s; last boot stage reached: {stage}; see 'xl console {}'",
-                    guest.name, guest.name
+                    "xl create: {} did not report ready within {READY_TIMEOUT_SECONDS} s; last boot stage reached: {stage} ({state}, {} console bytes); see 'xl console {}'",
+                    guest.name,
+                    guest.log.len(),
+                    guest.name
                 ));
             }
             hypercall::yield_now();

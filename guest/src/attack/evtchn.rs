@@ -32,6 +32,10 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("E01", "an IPI sent while masked stays pending and arrives once on unmask", masked_event_arrives_once));
     cases.push(Case::new("E02", "loopback channel: send on one end raises the other once", loopback_channel));
     cases.push(Case::new("A30a", "ports run out with ENOSPC at the per-domain limit, and close frees them", port_exhaustion));
+    cases.push(Case::new("A30b", "SCHEDOP_poll on ports never allocated, port 0 or too many ports gives EINVAL", poll_rejects_bad_ports));
+    cases.push(Case::new("A30c", "SCHEDOP_poll with an unreadable port list gives EFAULT", poll_bad_pointer));
+    cases.push(Case::new("A30d", "SCHEDOP_poll returns at once for a pending port and on a past time-out", poll_returns));
+    cases.push(Case::new("A30e", "pending bits for ports that do not exist are ignored", stray_pending_bits));
     cases.push(Case::new("A32a", "bind_interdomain to a port not waiting for this domain gives EINVAL", bind_to_foreign_port));
     cases.push(Case::new("A32b", "bind_interdomain to a missing domain gives ESRCH", bind_to_missing_domain));
     cases.push(Case::new("A32c", "alloc_unbound owned by Dom0 gives EPERM", alloc_for_other_domain));
@@ -175,6 +179,64 @@ fn port_exhaustion() -> Result<(), String> {
     }
     let port = bind_ipi()?;
     expect("close after exhaustion", close(port), None)
+}
+
+/// `SCHEDOP_poll` with `nr_ports` ports at `ports` and absolute `timeout`.
+fn poll(ports: u64, nr_ports: u64, timeout: u64) -> i64 {
+    let request = [ports, nr_ports, timeout];
+    hypercall::raw(
+        hypercalls::Hypercall::SchedOp,
+        [hypercalls::sched::SCHEDOP_POLL, request.as_ptr() as u64, 0, 0, 0],
+    )
+}
+
+fn poll_rejects_bad_ports() -> Result<(), String> {
+    for port in [MAX_PORTS, MAX_PORTS + 1, 1 << 17, u32::MAX, 0] {
+        let list = [port];
+        expect(&format!("poll on port {port}"), poll(list.as_ptr() as u64, 1, 1), Some(Errno::EINVAL))?;
+    }
+    let many = [1u32; 129];
+    expect("poll on 129 ports", poll(many.as_ptr() as u64, 129, 1), Some(Errno::EINVAL))?;
+    expect("poll with nr_ports 2^32 - 1", poll(many.as_ptr() as u64, u32::MAX as u64, 1), Some(Errno::EINVAL))
+}
+
+fn poll_bad_pointer() -> Result<(), String> {
+    expect("poll with ports at 0x1000", poll(0x1000, 1, 1), Some(Errno::EFAULT))?;
+    expect("poll with non-canonical ports", poll(0x8000_0000_0000_0000, 1, 1), Some(Errno::EFAULT))
+}
+
+fn poll_returns() -> Result<(), String> {
+    let port = bind_ipi()?;
+    let list = [port];
+    // Timeout 1 ns after boot: already past, so the poll returns at once.
+    expect("poll with a past time-out", poll(list.as_ptr() as u64, 1, 1), None)?;
+    // Masked, the event stays pending instead of being taken by the upcall.
+    let bit = 1u64 << (port % 64);
+    bitmap_word(true, port).fetch_or(bit, Ordering::SeqCst);
+    expect("send on the IPI port", send(port), None)?;
+    if !is_pending(port) {
+        return Err(String::from("the IPI port is not pending after send"));
+    }
+    expect("poll on a pending port", poll(list.as_ptr() as u64, 1, 0), None)?;
+    bitmap_word(false, port).fetch_and(!bit, Ordering::SeqCst);
+    bitmap_word(true, port).fetch_and(!bit, Ordering::SeqCst);
+    let_upcalls_run();
+    events::take(port);
+    expect("close", close(port), None)
+}
+
+fn stray_pending_bits() -> Result<(), String> {
+    // Port 2000 lies beyond the domain's ports; setting its pending bit and
+    // its selector must change nothing the hypervisor relies on.
+    let port = 2000u32;
+    let bit = 1u64 << (port % 64);
+    bitmap_word(false, port).fetch_or(bit, Ordering::SeqCst);
+    let_upcalls_run();
+    let mut status = [DOMID_SELF, port, 0, 0, 0, 0];
+    let outcome = expect("status of port 2000", op(EVTCHNOP_STATUS, &mut status), Some(Errno::EINVAL));
+    bitmap_word(false, port).fetch_and(!bit, Ordering::SeqCst);
+    outcome?;
+    expect("send on port 2000", send(port), Some(Errno::EINVAL))
 }
 
 fn bind_to_foreign_port() -> Result<(), String> {

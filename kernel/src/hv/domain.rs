@@ -41,6 +41,10 @@ pub struct Vcpu {
     pub initialised: bool,
     /// System time (ns) at which `VIRQ_TIMER` fires, from `set_timer_op`.
     pub timer_deadline: Option<u64>,
+    /// Ports a `SCHEDOP_poll` waits on; empty when not polling.
+    pub poll_ports: Vec<u32>,
+    /// System time (ns) at which a `SCHEDOP_poll` gives up, if it has a time-out.
+    pub poll_deadline: Option<u64>,
 }
 
 impl Vcpu {
@@ -57,6 +61,8 @@ impl Vcpu {
             cpu_tsc: 0,
             initialised: false,
             timer_deadline: None,
+            poll_ports: Vec::new(),
+            poll_deadline: None,
         }
     }
 }
@@ -171,7 +177,10 @@ impl Domain {
 
     /// Raises `port` and wakes the vCPU when that makes an upcall pending.
     pub fn raise(&mut self, port: u32) {
-        if crate::evtchn::raise(self, port) {
+        let upcall = crate::evtchn::raise(self, port);
+        // A poll ends when one of its ports becomes pending, masked or not.
+        let polled = self.vcpu.poll_ports.contains(&port);
+        if upcall || polled {
             self.wake();
         }
     }
@@ -186,8 +195,16 @@ impl Domain {
     fn wake(&mut self) {
         if self.vcpu.blocked {
             self.vcpu.blocked = false;
+            self.vcpu.poll_ports.clear();
+            self.vcpu.poll_deadline = None;
             self.account.wake();
         }
+    }
+
+    /// Ends a `SCHEDOP_poll` whose time-out passed.
+    pub fn end_poll(&mut self) {
+        self.vcpu.poll_deadline = None;
+        self.wake();
     }
 
     pub fn is_runnable(&self) -> bool {

@@ -107,6 +107,9 @@ fn fire_timers(hypervisor: &mut super::Hypervisor) {
             domain.vcpu.timer_deadline = None;
             event::send_virq(domain, event::VIRQ_TIMER);
         }
+        if domain.vcpu.poll_deadline.is_some_and(|deadline| deadline <= now) {
+            domain.end_poll();
+        }
     }
 }
 

@@ -233,7 +233,43 @@ fn sched_op(domain: &mut Domain, memory: GuestMemory, command: u64, argument: u6
         let request: SchedShutdown = memory.read(argument)?;
         return shutdown(domain, request.reason as u64);
     }
+    if command == sched::SCHEDOP_POLL {
+        return poll(domain, memory, argument);
+    }
     yield_or_block(domain, command)
+}
+
+/// Most ports one `SCHEDOP_poll` may name, as on Xen.
+const MAX_POLL_PORTS: u32 = 128;
+
+/// `SCHEDOP_poll(sched_poll *)`: sleeps until one of the listed ports is
+/// pending (masked or not) or the absolute time-out passes (0: none).
+/// Returns at once when a port is already pending. Errors: `EINVAL` for
+/// more than 128 ports or a port the domain has never allocated,
+/// `EFAULT` for an unreadable list.
+fn poll(domain: &mut Domain, memory: GuestMemory, argument: u64) -> HyperResult {
+    let [ports_address, count, timeout]: [u64; 3] = memory.read(argument)?;
+    let count = count as u32;
+    if count > MAX_POLL_PORTS {
+        return Err(Errno::EINVAL);
+    }
+    let mut ports = alloc::vec::Vec::with_capacity(count as usize);
+    for index in 0..count as u64 {
+        let port: u32 = memory.read(ports_address.checked_add(index * 4).ok_or(Errno::EFAULT)?)?;
+        if port == 0 || port as usize >= domain.ports.len() {
+            return Err(Errno::EINVAL);
+        }
+        ports.push(port);
+    }
+    let pending = ports.iter().any(|&port| domain.event_word(false, port as usize / 64) & (1 << (port % 64)) != 0);
+    let now = crate::arch::time::uptime_ns();
+    if pending || (timeout != 0 && timeout <= now) {
+        return Ok(0);
+    }
+    domain.vcpu.poll_ports = ports;
+    domain.vcpu.poll_deadline = (timeout != 0).then_some(timeout);
+    domain.vcpu.blocked = true;
+    Ok(0)
 }
 
 /// Legacy `sched_op_compat(cmd, arg)`: the shutdown reason is the argument itself.
