@@ -14,7 +14,7 @@ use hypercalls::sched::ShutdownReason;
 use hypercalls::sysctl::{self, DomainInfo, GetDomainInfoList, PhysInfo, ReadConsole, Sysctl};
 use hypercalls::Errno;
 
-/// Most domains `domain_count` asks about in one call.
+/// Maximum number of domains `domain_count` reads in one call.
 const MAX_DOMAINS: usize = 256;
 /// Size of the buffer `xl dmesg` reads the hypervisor log into.
 const DMESG_BYTES: usize = 64 * 1024;
@@ -187,7 +187,7 @@ impl HypercallPlatform {
     fn destroy(&mut self, target: &str) -> Result<(), String> {
         let id = self.resolve_guest(target)?;
         if let Ok(offers) = grant_offers(id) {
-            // Mappings the dying domain holds of its own grants go with it.
+            // The dying domain's mappings of its own grants disappear with it.
             for offer in offers.iter().filter(|offer| offer.pins > 0 && offer.peer != id) {
                 let peer = if offer.peer == 0 { String::from(dom0::domname::DOM0_NAME) } else { String::from(self.toolstack.name_of(offer.peer).unwrap_or("(null)")) };
                 let line = format!(

@@ -192,7 +192,7 @@ impl Toolstack {
             }
             if guest::time::system_time_ns().unwrap_or(0) > deadline {
                 let stage = guest.log.last_stage().unwrap_or("none");
-                // What the hypervisor says of the guest, to tell a hang from a guest that never ran.
+                // The hypervisor's view of the guest tells a hang from a guest that never ran.
                 let state = builder::domain_info(id).map_or_else(
                     |errno| format!("getdomaininfo failed: {errno}"),
                     |info| format!("state flags {:#x}, {} ms of CPU", info.flags, info.cpu_time / 1_000_000),

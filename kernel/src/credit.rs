@@ -5,7 +5,7 @@
 //! Every [`TICKS_PER_PERIOD`] ticks the scheduler hands out the period's
 //! credit to the vCPUs that wanted the CPU, in proportion to their weights.
 //! The next vCPU is chosen by priority: BOOST (just woken from a block,
-//! so interactive domains answer at once), then UNDER (credit left), then
+//! so interactive domains respond at once), then UNDER (credit left), then
 //! OVER (credit spent), round robin within a priority after the current one.
 //! A vCPU that blocks uses no CPU and earns no credit while blocked.
 

@@ -173,14 +173,14 @@ impl PortTable {
         })
     }
 
-    /// Every port that is not free, with its state.
+    /// Lists every port that is not free, with its state.
     pub fn open_ports(&self) -> impl Iterator<Item = (u32, PortState)> + '_ {
         self.states.iter().enumerate().skip(1).filter(|(_, state)| **state != PortState::Free).map(|(port, state)| (port as u32, *state))
     }
 }
 
 /// The 2-level pending and mask bitmaps and vCPU 0's selector, as a domain's
-/// `shared_info` holds them.
+/// `shared_info` contains them.
 pub trait EventBits {
     /// Reads word `index` of the pending (`mask == false`) or mask bitmap.
     fn word(&self, mask: bool, index: usize) -> u64;

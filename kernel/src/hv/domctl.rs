@@ -359,7 +359,7 @@ fn populate(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory
     Ok(done as i64)
 }
 
-/// Marks a domain that stopped (shutdown or crash) and tells Dom0.
+/// Raises `VIRQ_DOM_EXC` for Dom0 when a domain stopped (shutdown or crash).
 pub fn notify_state_change(hypervisor: &mut Hypervisor, id: DomId, before: DomainState) {
     let Some(domain) = hypervisor.domain(id) else { return };
     if domain.state == before || id == 0 {

@@ -43,7 +43,7 @@ impl TableMemory for IdentityTables {
     }
 }
 
-/// Every frame-table refusal is `-EINVAL`, as Xen reports them.
+/// Maps every frame-table refusal to `-EINVAL`, as Xen reports them.
 fn to_errno(_error: FrameError) -> Errno {
     Errno::EINVAL
 }
