@@ -8,20 +8,11 @@ use tests::{BOOT_TIMEOUT, COMMAND_TIMEOUT, Error, Machine, PROMPT, lines};
 /// Time `selftest domain` may take for its 20 cycles under TCG.
 const SELFTEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Reads `free_memory` (MiB) from `xl info` output.
-fn free_memory(machine: &mut Machine) -> Result<u64, Error> {
-    let info = machine.run("xl info")?;
-    lines(&info)
-        .iter()
-        .find_map(|line| line.strip_prefix("free_memory")?.split(':').nth(1)?.trim().parse().ok())
-        .ok_or_else(|| machine.error(&format!("xl info printed no free_memory line: {info:?}")))
-}
-
 #[test]
 fn selftest_domain_lifecycle() -> Result<(), Error> {
     let mut machine = Machine::boot("selftest-domain", BootPath::Direct)?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
-    let before = free_memory(&mut machine)?;
+    let before = machine.free_memory()?;
     machine.send("selftest domain")?;
     let output = machine.expect(PROMPT, SELFTEST_TIMEOUT)?;
     let failures: Vec<&str> = lines(&output).into_iter().filter(|line| line.ends_with(": FAIL")).collect();
@@ -30,34 +21,18 @@ fn selftest_domain_lifecycle() -> Result<(), Error> {
     assert!(output.contains("destroy of Dom0 gives EINVAL: PASS"), "{output}");
     assert!(output.contains("the hypervisor records why unpause failed: PASS"), "{output}");
     assert!(output.contains(", 0 failed"), "{output}");
-    assert_eq!(free_memory(&mut machine)?, before, "free memory after the selftest");
+    assert_eq!(machine.free_memory()?, before, "free memory after the selftest");
     Ok(())
 }
 
-/// Time a DomU may take from `xl create -w` to its ready signal under TCG.
-const CREATE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Ctrl-]: leaves a guest console.
-const DETACH: &[u8] = b"\x1d";
-
-/// Creates `/etc/xen/NAME.cfg` and waits for the guest's ready signal.
-fn create(machine: &mut Machine, name: &str) -> Result<(), Error> {
-    machine.send(&format!("xl create -w /etc/xen/{name}.cfg"))?;
-    let output = machine.expect(PROMPT, CREATE_TIMEOUT)?;
-    assert!(!output.contains("xl create:"), "xl create {name} failed: {output}");
-    Ok(())
-}
 
 /// Attaches to a guest's console, runs `line` there, detaches and returns
 /// what the guest printed. The attach replays the console history, so the
 /// output is taken from the guest's echo of `line` (unique per call) onward.
 fn in_console(machine: &mut Machine, name: &str, line: &str) -> Result<String, Error> {
-    machine.send(&format!("xl console {name}"))?;
-    machine.expect(&format!("{name}> "), COMMAND_TIMEOUT)?;
-    machine.send(line)?;
-    machine.expect(&format!("{line}\r\n"), COMMAND_TIMEOUT)?;
-    let output = machine.expect(&format!("{name}> "), COMMAND_TIMEOUT)?;
-    machine.send_bytes(DETACH)?;
-    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+    machine.attach(name)?;
+    let output = machine.in_guest(name, line)?;
+    machine.detach()?;
     Ok(output)
 }
 
@@ -74,10 +49,10 @@ fn list_row(machine: &mut Machine, name: &str) -> Result<Option<Vec<String>>, Er
 fn three_domus_lifecycle() -> Result<(), Error> {
     let mut machine = Machine::boot("domu-lifecycle", BootPath::Direct)?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
-    let before = free_memory(&mut machine)?;
+    let before = machine.free_memory()?;
 
     for name in ["guest1", "guest2", "guest3"] {
-        create(&mut machine, name)?;
+        machine.create_guest(name)?;
     }
     for (id, name) in [(1, "guest1"), (2, "guest2"), (3, "guest3")] {
         let info = in_console(&mut machine, name, "info")?;
@@ -90,8 +65,7 @@ fn three_domus_lifecycle() -> Result<(), Error> {
     machine.send("xl console guest2")?;
     machine.expect("guest2> ", COMMAND_TIMEOUT)?;
     machine.send("spin 5")?;
-    machine.send_bytes(DETACH)?;
-    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+    machine.detach()?;
     let row = list_row(&mut machine, "guest2")?.expect("guest2 listed while it spins");
     assert_eq!(row[1], "2", "{row:?}");
 
@@ -106,21 +80,19 @@ fn three_domus_lifecycle() -> Result<(), Error> {
     // A late attach still shows why the guest crashed.
     machine.send("xl console guest3")?;
     machine.expect("crashed guest3: #UD (vector 6) with no handler registered", COMMAND_TIMEOUT)?;
-    machine.send_bytes(DETACH)?;
-    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+    machine.detach()?;
     let echo = in_console(&mut machine, "guest1", "echo still here")?;
     assert!(echo.contains("still here"), "{echo}");
     machine.send("xl console guest2")?;
     machine.expect("spun 5 s", COMMAND_TIMEOUT)?;
-    machine.send_bytes(DETACH)?;
-    machine.expect(PROMPT, COMMAND_TIMEOUT)?;
+    machine.detach()?;
 
     for name in ["guest1", "guest2", "guest3"] {
         let output = machine.run(&format!("xl destroy {name}"))?;
         assert!(!output.contains("xl"), "destroy {name}: {output}");
     }
     assert_eq!(list_row(&mut machine, "guest1")?, None);
-    assert_eq!(free_memory(&mut machine)?, before, "free memory after destroying every guest");
+    assert_eq!(machine.free_memory()?, before, "free memory after destroying every guest");
     Ok(())
 }
 
@@ -128,8 +100,8 @@ fn three_domus_lifecycle() -> Result<(), Error> {
 fn pause_shutdown_reboot_and_weights() -> Result<(), Error> {
     let mut machine = Machine::boot("domu-control", BootPath::Direct)?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
-    create(&mut machine, "guest1")?;
-    create(&mut machine, "guest2")?;
+    machine.create_guest("guest1")?;
+    machine.create_guest("guest2")?;
 
     assert!(machine.run("xl pause guest1")?.is_empty());
     let row = list_row(&mut machine, "guest1")?.expect("paused guest1 listed");
@@ -171,13 +143,13 @@ fn pause_shutdown_reboot_and_weights() -> Result<(), Error> {
 fn create_destroy_cycles_leak_nothing() -> Result<(), Error> {
     let mut machine = Machine::boot("domu-cycles", BootPath::Direct)?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
-    let before = free_memory(&mut machine)?;
+    let before = machine.free_memory()?;
     for _ in 0..20 {
-        create(&mut machine, "guest1")?;
+        machine.create_guest("guest1")?;
         let output = machine.run("xl destroy guest1")?;
         assert!(!output.contains("xl"), "{output}");
     }
-    assert_eq!(free_memory(&mut machine)?, before, "free memory after 20 create/destroy cycles");
+    assert_eq!(machine.free_memory()?, before, "free memory after 20 create/destroy cycles");
     Ok(())
 }
 
@@ -185,7 +157,7 @@ fn create_destroy_cycles_leak_nothing() -> Result<(), Error> {
 fn xl_errors_name_the_problem() -> Result<(), Error> {
     let mut machine = Machine::boot("domu-errors", BootPath::Direct)?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
-    let before = free_memory(&mut machine)?;
+    let before = machine.free_memory()?;
 
     let missing = machine.run("xl create /etc/xen/nope.cfg")?;
     assert!(missing.contains("config file /etc/xen/nope.cfg not found"), "{missing}");
@@ -194,10 +166,10 @@ fn xl_errors_name_the_problem() -> Result<(), Error> {
     let huge = machine.run("xl create /etc/xen/test/huge.cfg")?;
     assert!(huge.contains("xl create: cannot set memory of huge to 4096 MiB: ENOMEM, "), "{huge}");
     assert!(huge.contains("MiB free"), "{huge}");
-    assert_eq!(free_memory(&mut machine)?, before, "a failed create leaves nothing allocated");
+    assert_eq!(machine.free_memory()?, before, "a failed create leaves nothing allocated");
     assert_eq!(list_row(&mut machine, "huge")?, None);
 
-    create(&mut machine, "guest1")?;
+    machine.create_guest("guest1")?;
     let duplicate = machine.run("xl create /etc/xen/guest1.cfg")?;
     assert!(duplicate.contains("a domain named guest1 already exists"), "{duplicate}");
     let unknown = machine.run("xl destroy ghost")?;
