@@ -60,7 +60,7 @@ pub struct Offer {
 
 /// Formats `xl sharing`: every interdomain channel once, unbound ports
 /// waiting for a peer, and every grant offer with whether it is mapped.
-/// `ports` holds (domain, port status); `name` gives a domain's name.
+/// `ports` contains (domain, port status) pairs; `name` gives a domain's name.
 pub fn format_sharing(ports: &[(u16, PortStatus)], offers: &[Offer], name: impl Fn(u16) -> String) -> alloc::vec::Vec<String> {
     let label = |id: u16| format!("{} ({id})", name(id));
     let mut lines = alloc::vec![String::from("Event channels:")];

@@ -69,7 +69,7 @@ fn three_domus_lifecycle() -> Result<(), Error> {
     let row = list_row(&mut machine, "guest2")?.expect("guest2 listed while it spins");
     assert_eq!(row[1], "2", "{row:?}");
 
-    // guest3 crashes; on_crash = preserve keeps it, crashed, and the others answer.
+    // guest3 crashes; on_crash = preserve keeps it, crashed, and the others still respond.
     machine.send("xl console guest3")?;
     machine.expect("guest3> ", COMMAND_TIMEOUT)?;
     machine.send("crash")?;
