@@ -98,6 +98,9 @@ pub enum FrameError {
     NotPinned,
     /// The level is not 1 to 4.
     BadLevel,
+    /// Still referenced by a page-table entry, a grant mapping, a pin or a
+    /// type reference, so the frame cannot leave its owner.
+    InUse,
 }
 
 /// Reads and writes page-table entries in machine frames. The hypervisor
@@ -217,6 +220,26 @@ impl FrameTable {
             slot.owner = DOMID_INVALID;
             slot.pinned = false;
         }
+    }
+
+    /// Checks that `owner` may give `mfn` back to the allocator
+    /// (`XENMEM_decrease_reservation`): the frame must be `owner`'s plain
+    /// data frame with no reference of any kind. Grant mappings, by this
+    /// domain or another, hold a `ref_count` reference through
+    /// [`get_granted`](Self::get_granted), so a granted frame that is mapped
+    /// is refused with [`FrameError::InUse`].
+    pub fn check_releasable(&self, mfn: Mfn, owner: DomId) -> Result<(), FrameError> {
+        let info = self.get(mfn).ok_or(FrameError::OutOfRange)?;
+        if info.owner != owner {
+            return Err(FrameError::NotOwned);
+        }
+        if info.kind.is_hypervisor_shared() {
+            return Err(FrameError::TypeConflict);
+        }
+        if info.ref_count > 0 || info.type_count > 0 || info.pinned || info.kind != FrameType::Plain {
+            return Err(FrameError::InUse);
+        }
+        Ok(())
     }
 
     /// Takes a plain reference on `mfn` for a grant mapping's bookkeeping.
@@ -706,6 +729,47 @@ mod tests {
         table.disown(42);
         assert_eq!(table.get_granted(42, 2, true), Err(FrameError::NotOwned));
         assert!(table.put_granted(42), "the last reference of a disowned frame frees it");
+    }
+
+    #[test]
+    fn releasable_only_unreferenced_plain_frames() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        table.assign(32, 1, FrameType::SharedInfo);
+        table.assign(33, 1, FrameType::GrantTable);
+        assert_eq!(table.check_releasable(20, 1), Ok(()));
+        assert_eq!(table.check_releasable(42, 1), Err(FrameError::NotOwned));
+        assert_eq!(table.check_releasable(60, 1), Err(FrameError::NotOwned));
+        assert_eq!(table.check_releasable(64, 1), Err(FrameError::OutOfRange));
+        assert_eq!(table.check_releasable(32, 1), Err(FrameError::TypeConflict));
+        assert_eq!(table.check_releasable(33, 1), Err(FrameError::TypeConflict));
+        // Page tables of the pinned tree, and frame 10 mapped writable by it.
+        for mfn in [1, 2, 3, 4, 10] {
+            assert_eq!(table.check_releasable(mfn, 1), Err(FrameError::InUse), "frame {mfn}");
+        }
+        // A read-only mapping holds only a ref_count reference.
+        table.update_entry(&mut memory, 4, 5, entry(20, RO), 1, None).expect("map read-only");
+        assert_eq!(table.check_releasable(20, 1), Err(FrameError::InUse));
+        table.update_entry(&mut memory, 4, 5, 0, 1, None).expect("unmap");
+        assert_eq!(table.check_releasable(20, 1), Ok(()));
+    }
+
+    #[test]
+    fn granted_frame_not_releasable_while_mapped() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        // Domain 1 maps domain 2's frame 42 through a grant, as map_grant_ref
+        // does: the grant's own reference, then the PTE.
+        table.get_granted(42, 2, false).expect("granted frame");
+        table.map_granted(&mut memory, 4, 8, entry(42, RO), 1, 2).expect("map");
+        assert_eq!(table.check_releasable(42, 2), Err(FrameError::InUse));
+        // A guest that overwrites the PTE itself still leaves the grant's reference.
+        table.update_entry(&mut memory, 4, 8, 0, 1, None).expect("PTE cleared");
+        assert_eq!(table.check_releasable(42, 2), Err(FrameError::InUse));
+        assert!(!table.put_granted(42));
+        assert_eq!(table.check_releasable(42, 2), Ok(()));
     }
 
     #[test]

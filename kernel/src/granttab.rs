@@ -101,6 +101,12 @@ impl GrantTable {
         self.active.len()
     }
 
+    /// Whether a reference in use records `frame`: some mapping made
+    /// through this table still holds it.
+    pub fn is_frame_pinned(&self, frame: Mfn) -> bool {
+        self.active.values().any(|active| active.frame == frame)
+    }
+
     /// Grows the table to at least `nr_frames` frames, taking new zeroed
     /// frames from `allocate` (`setup_table`). A table never shrinks.
     ///
@@ -482,6 +488,24 @@ mod tests {
         table.unpin(&mut entries, 8, false);
         table.unpin(&mut entries, 8, false);
         assert_eq!(flags_of(&entries, 8), GTF_PERMIT_ACCESS);
+    }
+
+    #[test]
+    fn pinned_frame_until_last_unpin() {
+        let mut table = table_with(1);
+        let mut entries = FakeEntries::default();
+        grant(&mut entries, 8, MAPPER, 42, GTF_PERMIT_ACCESS);
+        assert!(!table.is_frame_pinned(42));
+        table.pin(&mut entries, 8, MAPPER, false, accept).expect("first");
+        table.pin(&mut entries, 8, MAPPER, true, accept).expect("second");
+        // The entry now names another frame, but the pins still hold 42.
+        grant(&mut entries, 8, MAPPER, 77, GTF_PERMIT_ACCESS | GTF_READING | GTF_WRITING);
+        assert!(table.is_frame_pinned(42));
+        assert!(!table.is_frame_pinned(77));
+        table.unpin(&mut entries, 8, true);
+        assert!(table.is_frame_pinned(42), "one read-only pin is left");
+        table.unpin(&mut entries, 8, false);
+        assert!(!table.is_frame_pinned(42));
     }
 
     #[test]

@@ -300,6 +300,11 @@ pub fn memory_op(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestM
             let target = resolve_target(hypervisor, caller, request.domid)?;
             populate(hypervisor, target, memory_view, &request)
         }
+        domctl::XENMEM_DECREASE_RESERVATION => {
+            let request: MemoryReservation = memory_view.read(argument)?;
+            let target = resolve_target(hypervisor, caller, request.domid)?;
+            decrease(hypervisor, target, memory_view, &request)
+        }
         domctl::XENMEM_MAXIMUM_RAM_PAGE => Ok(memory::with(|memory| memory.table.len()).saturating_sub(1) as i64),
         domctl::XENMEM_CURRENT_RESERVATION | domctl::XENMEM_MAXIMUM_RESERVATION => {
             let requested: u16 = memory_view.read::<[u8; 2]>(argument).map(u16::from_le_bytes)?;
@@ -354,6 +359,54 @@ fn populate(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory
         zero_frame(mfn);
         memory::with(|memory| memory.table.assign(mfn, target, FrameType::Plain));
         domain.memory.push(mfn);
+        done += 1;
+    }
+    Ok(done as i64)
+}
+
+/// Gives back up to `nr_extents` single pages of `target`, named by MFN in
+/// the caller's array (PV guests have no physmap in the hypervisor), and
+/// returns how many were released.
+///
+/// A frame is released only when it is one of the domain's plain data
+/// frames with no reference left: no page-table entry, grant mapping
+/// (of any domain) or pin of its grant table holds it, and it is not a page
+/// table. Otherwise the batch stops there and the shorter count is the
+/// rejection, as on Xen: a guest that gets fewer than it requested must treat
+/// the rest as busy (`-EBUSY` in other interfaces). Released frames are
+/// zeroed before they return to the allocator.
+fn decrease(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory, request: &MemoryReservation) -> Result<i64, Errno> {
+    if request.extent_order != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let domain = hypervisor.domain(target).ok_or(Errno::ESRCH)?;
+    let mut done = 0u64;
+    while done < request.nr_extents {
+        let slot = request.extent_start.checked_add(done * 8).ok_or(Errno::EFAULT)?;
+        let mfn: Mfn = match memory_view.read(slot) {
+            Ok(mfn) => mfn,
+            Err(errno) if done == 0 => return Err(errno),
+            Err(_) => break,
+        };
+        let Some(position) = domain.memory.iter().position(|&owned| owned == mfn) else {
+            domain.record_failure("decrease_reservation", mfn, "the frame is not one of the domain's pages".into());
+            break;
+        };
+        if let Err(error) = memory::with(|memory| memory.table.check_releasable(mfn, target)) {
+            let reason = format!("the frame is mapped, pinned, a page table or shared by the hypervisor ({error:?})");
+            domain.record_failure("decrease_reservation", mfn, reason);
+            break;
+        }
+        if domain.grants.table.is_frame_pinned(mfn) {
+            domain.record_failure("decrease_reservation", mfn, "a grant mapping of the frame still exists".into());
+            break;
+        }
+        domain.memory.remove(position);
+        zero_frame(mfn);
+        memory::with(|memory| {
+            memory.table.release(mfn);
+            memory.frames.free(mfn);
+        });
         done += 1;
     }
     Ok(done as i64)
