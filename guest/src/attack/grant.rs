@@ -17,14 +17,16 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use hypercalls::domctl::{MemoryReservation, XENMEM_CURRENT_RESERVATION, XENMEM_DECREASE_RESERVATION};
 use hypercalls::grant::{
-    GNTCOPY_DEST_GREF, GNTCOPY_SOURCE_GREF, GNTMAP_HOST_MAP, GNTMAP_READONLY, GNTST_BAD_COPY_ARG, GNTST_BAD_DOMAIN,
-    GNTST_BAD_GNTREF, GNTST_BAD_HANDLE, GNTST_BAD_VIRT_ADDR, GNTST_OKAY, GNTST_PERMISSION_DENIED, GTF_PERMIT_ACCESS,
-    GTF_READING, GTF_READONLY, GTF_WRITING, CopyPointer, GrantCopy, GrantEntryV1, GrantRef, status_name,
+    GNTCOPY_DEST_GREF, GNTCOPY_SOURCE_GREF, GNTMAP_CONTAINS_PTE, GNTMAP_DEVICE_MAP, GNTMAP_HOST_MAP, GNTMAP_READONLY,
+    GNTST_BAD_COPY_ARG, GNTST_BAD_DOMAIN, GNTST_BAD_GNTREF, GNTST_BAD_HANDLE, GNTST_BAD_VIRT_ADDR, GNTST_GENERAL_ERROR,
+    GNTST_OKAY, GNTST_PERMISSION_DENIED, GTF_PERMIT_ACCESS, GTF_READING, GTF_READONLY, GTF_WRITING, CopyPointer, GrantCopy,
+    GrantEntryV1, GrantRef, status_name,
 };
-use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId};
+use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId, Errno};
 
-use super::mapping::machine_frame;
+use super::mapping::{l1_entry, machine_frame};
 use super::suite::Case;
 use crate::grant;
 use crate::hypercall;
@@ -42,12 +44,19 @@ static mut SOURCE: Page = Page([0; 4096]);
 static mut TARGET: Page = Page([0; 4096]);
 /// The local destination of copies.
 static mut DEST: Page = Page([0; 4096]);
+/// The page mapped and unmapped through a grant before it is pinned as an L1.
+static mut SHUFFLED: Page = Page([0; 4096]);
+/// The page given back with `decrease_reservation`. Once released it is
+/// unmapped and must not be touched again.
+static mut RELEASED: Page = Page([0; 4096]);
 
 /// References the cases use. Xen reserves refs 0-7 for the toolstack.
 const READ_ONLY_REF: GrantRef = 8;
 const WRITABLE_REF: GrantRef = 9;
 const FOR_DOM0_REF: GrantRef = 10;
 const INVALID_REF: GrantRef = 11;
+const SHUFFLED_REF: GrantRef = 12;
+const RELEASED_REF: GrantRef = 13;
 
 /// Present, writable, accessed, dirty.
 const WRITABLE_PTE: u64 = 0x63;
@@ -281,6 +290,142 @@ fn refused_copy(what: &str, op: GrantCopy, expected: i16) -> Result<(), String> 
     Ok(())
 }
 
+const MMUEXT_PIN_L1_TABLE: u32 = 0;
+const MMUEXT_UNPIN_TABLE: u32 = 4;
+
+/// Pins `frame` as an L1 table, which must fail with `EINVAL` because the
+/// frame is still mapped writable: a lost writable type reference would let
+/// the pin succeed. A pin that wrongly succeeds is undone.
+fn expect_pin_rejected(frame: u64) -> Result<(), String> {
+    let pin = hypercall::MmuextOp { command: MMUEXT_PIN_L1_TABLE, argument: frame, ..Default::default() };
+    match hypercall::mmuext_op(&[pin], DOMID_SELF) {
+        Err(Errno::EINVAL) => Ok(()),
+        Ok(_) => {
+            let unpin = hypercall::MmuextOp { command: MMUEXT_UNPIN_TABLE, argument: frame, ..Default::default() };
+            let _ = hypercall::mmuext_op(&[unpin], DOMID_SELF);
+            Err(format!("MMUEXT_PIN_L1_TABLE of frame {frame:#x}, which is mapped writable, succeeded; expected EINVAL"))
+        }
+        Err(errno) => Err(format!("MMUEXT_PIN_L1_TABLE of frame {frame:#x} returned {errno}, expected EINVAL")),
+    }
+}
+
+/// XTF xsa-224 without device mappings, which Hospes does not support:
+/// a host and device map is refused, a host map and its unmap work, a
+/// second unmap of the handle is refused, and the frame, still mapped
+/// writable at its own address, cannot be pinned as an L1.
+fn map_unmap_then_pin_as_l1() -> Result<(), String> {
+    let domid = own_domid()?;
+    let frame = frame_of(&raw const SHUFFLED);
+    write_grant(SHUFFLED_REF, domid, frame, GTF_PERMIT_ACCESS);
+    refused_map(SHUFFLED_REF, GNTMAP_DEVICE_MAP, domid, GNTST_GENERAL_ERROR)?;
+
+    let op = map(SHUFFLED_REF, 0, domid)?;
+    expect_status("host map", op.status, GNTST_OKAY)?;
+    let first = unmap(op.handle)?;
+    let second = unmap(op.handle)?;
+    restore_window()?;
+    expect_status("first unmap", first, GNTST_OKAY)?;
+    expect_status("second unmap of the same handle", second, GNTST_BAD_HANDLE)?;
+    expect_flags("after the unmaps", SHUFFLED_REF, GTF_PERMIT_ACCESS)?;
+    expect_pin_rejected(frame)
+}
+
+/// XTF xsa-227: a `GNTMAP_contains_pte` map whose `host_addr` is 6 bytes
+/// into the L1 entry that maps [`SOURCE`] (the next entry's address minus
+/// 2), so a PTE written there would overwrite the top bytes of that entry.
+/// The map must fail, the entry must be unchanged and SOURCE readable.
+fn misaligned_contains_pte() -> Result<(), String> {
+    let domid = own_domid()?;
+    let source = address_of(&raw const SOURCE);
+    let (before, l1_frame) = l1_entry(source)?;
+    let host_addr = (l1_frame << 12) + ((source >> 12) & 0x1FF) * 8 + 6;
+    let op = grant::map(host_addr, GNTMAP_CONTAINS_PTE | GNTMAP_HOST_MAP, WRITABLE_REF, domid)
+        .map_err(|errno| format!("grant_table_op(map_grant_ref) returned {errno}, expected 0"))?;
+    let (after, _) = l1_entry(source)?;
+    if after != before {
+        return Err(format!("the L1 entry mapping SOURCE changed from {before:#x} to {after:#x}"));
+    }
+    expect_status(&format!("contains_pte map at machine address {host_addr:#x}"), op.status, GNTST_GENERAL_ERROR)?;
+    expect_flags("after the refused map", WRITABLE_REF, GTF_PERMIT_ACCESS)?;
+    // SAFETY: SOURCE is this image's page, and its entry was just read back unchanged.
+    let seen = unsafe { &(*(&raw const SOURCE)).0 };
+    if let Some(index) = (0..4096).find(|&index| seen[index] != pattern(index)) {
+        return Err(format!("SOURCE byte {index} reads {:#x}, expected {:#x}", seen[index], pattern(index)));
+    }
+    Ok(())
+}
+
+/// Returns `XENMEM_current_reservation` of this domain, in pages.
+fn current_reservation() -> Result<i64, String> {
+    let mut domid = DOMID_SELF.to_le_bytes();
+    hypercall::memory_op(XENMEM_CURRENT_RESERVATION, domid.as_mut_ptr())
+        .map_err(|errno| format!("memory_op(current_reservation) returned {errno}"))
+}
+
+/// Calls `XENMEM_decrease_reservation` on one frame and returns the number
+/// of extents released (0 or 1).
+fn decrease_reservation(frame: u64) -> Result<i64, String> {
+    let mut frames = [frame];
+    let mut request = MemoryReservation { extent_start: frames.as_mut_ptr() as u64, nr_extents: 1, domid: DOMID_SELF, ..Default::default() };
+    hypercall::memory_op(XENMEM_DECREASE_RESERVATION, (&raw mut request).cast())
+        .map_err(|errno| format!("memory_op(decrease_reservation) of frame {frame:#x} returned {errno}, expected 0 or 1"))
+}
+
+/// A page whose only mapping is a grant mapping cannot be given back: the
+/// release returns 0 extents and the data stays readable through the grant.
+/// Once the grant is unmapped the release succeeds, the reservation drops by
+/// one page, and the grant entry, which still names the frame, no longer maps.
+fn release_rejected_while_grant_mapped() -> Result<(), String> {
+    let domid = own_domid()?;
+    let frame = frame_of(&raw const RELEASED);
+    // SAFETY: RELEASED is this image's page and is still mapped.
+    let page = unsafe { &mut *(&raw mut RELEASED) };
+    for (index, byte) in page.0.iter_mut().enumerate() {
+        *byte = !pattern(index);
+    }
+    write_grant(RELEASED_REF, domid, frame, GTF_PERMIT_ACCESS);
+    let op = map(RELEASED_REF, 0, domid)?;
+    expect_status("writable map", op.status, GNTST_OKAY)?;
+    hypercall::update_va_mapping(address_of(&raw const RELEASED), 0)
+        .map_err(|errno| format!("unmapping the page at its own address failed: {errno}"))?;
+
+    let before = current_reservation()?;
+    let first = decrease_reservation(frame);
+    let during = current_reservation();
+    let seen = read_window(4096);
+    let status = unmap(op.handle)?;
+    restore_window()?;
+    let first = first?;
+    if first != 0 {
+        return Err(format!("decrease_reservation of a page mapped through a grant released {first} extents, expected 0"));
+    }
+    let during = during?;
+    if during != before {
+        return Err(format!("the refused release changed the reservation from {before} to {during} pages"));
+    }
+    if let Some(index) = (0..4096).find(|&index| seen[index] != !pattern(index)) {
+        return Err(format!("byte {index} through the grant mapping is {:#x}, expected {:#x}", seen[index], !pattern(index)));
+    }
+    expect_status("unmap", status, GNTST_OKAY)?;
+    expect_flags("after unmap", RELEASED_REF, GTF_PERMIT_ACCESS)?;
+
+    let second = decrease_reservation(frame)?;
+    if second != 1 {
+        return Err(format!("decrease_reservation of the unmapped page released {second} extents, expected 1"));
+    }
+    let after = current_reservation()?;
+    if after != before - 1 {
+        return Err(format!("the reservation is {after} pages after the release, expected {}", before - 1));
+    }
+    let stale = map(RELEASED_REF, GNTMAP_READONLY, domid)?;
+    if stale.status == GNTST_OKAY {
+        let _ = unmap(stale.handle);
+        restore_window()?;
+    }
+    write_grant(RELEASED_REF, 0, 0, 0);
+    expect_status("map of a grant whose frame was released", stale.status, GNTST_GENERAL_ERROR)
+}
+
 pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("G00", "setup_table, query_size and mapping the table frame", setup));
     cases.push(Case::new("A27", "read-only map of a read-only self-grant reads the data, sets and clears GTF_reading", map_read_only_reads_data));
@@ -353,6 +498,9 @@ pub fn add_cases(cases: &mut Vec<Case>) {
         let source = CopyPointer { reference_or_frame: frame_of(&raw const SOURCE), domid: 0, ..Default::default() };
         refused_copy("copy from a local frame of domain 0", copy_op(source, by_frame(&raw const DEST, 0), 64, 0), GNTST_PERMISSION_DENIED)
     }));
+    cases.push(Case::new("A23", "device map refused, unmap twice gives bad_handle, pin as L1 of a writable frame: EINVAL", map_unmap_then_pin_as_l1));
+    cases.push(Case::new("A24", "contains_pte map at a misaligned L1 entry address: general_error, entry unchanged", misaligned_contains_pte));
+    cases.push(Case::new("A29", "decrease_reservation refused while grant-mapped, released after unmap", release_rejected_while_grant_mapped));
     // Runs last: the mapping stays, so destroying the domain must release it.
     cases.push(Case::new("A29", "writable self-grant mapping left in place for domain destruction", || {
         let op = map(WRITABLE_REF, 0, own_domid()?)?;

@@ -96,7 +96,7 @@ pub(super) fn table_address(mfn: u64) -> Result<u64, String> {
 
 /// Returns the L1 entry that maps `address` and the frame of that L1, read
 /// through the guest's read-only mappings of its page tables.
-fn l1_entry(address: u64) -> Result<(u64, u64), String> {
+pub(super) fn l1_entry(address: u64) -> Result<(u64, u64), String> {
     let mut table = crate::start_info().pt_base;
     let mut frame = 0;
     for level in (1..=4).rev() {

@@ -95,7 +95,7 @@ mod suite {
 
         /// Builds the DomU suite `name`, one of [`super::DOMU_SUITES`]:
         /// `mmu` (A01, A02, A04, A05, A07), `privilege` (A46, then the A17
-        /// instruction cases), `timer`, `grant` (A26, A27) or `evtchn` (A30,
+        /// instruction cases), `timer`, `grant` (A23, A24, A26, A27, A29) or `evtchn` (A30,
         /// A32, A33). Returns `None` for any other name.
         pub fn for_domu(name: &str) -> Option<Suite> {
             let mut cases = Vec::new();
