@@ -96,11 +96,17 @@ pub fn distribute(accounts: &mut [&mut Account]) {
 /// Picks the next vCPU among `candidates` (id, account, runnable), in id
 /// order: the best priority wins, and within it the first id after `current`.
 pub fn pick(candidates: &[(u16, Account, bool)], current: u16) -> Option<u16> {
-    let best = candidates.iter().filter(|(_, _, runnable)| *runnable).map(|(_, account, _)| account.priority()).min()?;
-    let eligible = |&&(_, account, runnable): &&(u16, Account, bool)| runnable && account.priority() == best;
-    let after = candidates.iter().filter(|(id, _, _)| *id > current).find(eligible);
-    let before = candidates.iter().filter(|(id, _, _)| *id <= current).find(eligible);
-    after.or(before).map(|(id, _, _)| *id)
+    pick_from(candidates.iter().copied(), current)
+}
+
+/// Does what [`pick`] does over any re-iterable sequence in id order, so the
+/// scheduler can pass its domain table without copying it into a vector.
+pub fn pick_from(candidates: impl Iterator<Item = (u16, Account, bool)> + Clone, current: u16) -> Option<u16> {
+    let best = candidates.clone().filter(|(_, _, runnable)| *runnable).map(|(_, account, _)| account.priority()).min()?;
+    let eligible = |&(_, account, runnable): &(u16, Account, bool)| runnable && account.priority() == best;
+    let after = candidates.clone().filter(|(id, _, _)| *id > current).find(eligible);
+    let before = candidates.filter(|(id, _, _)| *id <= current).find(eligible);
+    after.or(before).map(|(id, _, _)| id)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 //!    the trampoline data page and moves to the hypervisor stack;
 //! 3. it calls [`guest_entry`](crate::hv::entry::guest_entry) with the
 //!    frame's address, which copies the frame off the entry stack first and
-//!    never returns: it leaves through [`exit_to_guest`].
+//!    never returns: it leaves through [`stage_exit_frame`] and [`jump_to_guest`].
 //!
 //! From ring 0 (the idle loop, or a hypervisor fault) there is no CR3 or
 //! stack switch: the common path calls
@@ -165,20 +165,25 @@ pub fn stub_address(vector: u8) -> u64 {
     entry_area_address(&raw const entry_stubs) + vector as u64 * STUB_SIZE
 }
 
-/// Copies `frame` to the top of the entry stack, loads `cr3` and returns to
-/// the context the frame describes.
+/// Copies `frame` to the top of the entry stack, where [`jump_to_guest`]
+/// returns from, and returns its address there.
+pub fn stage_exit_frame(frame: &TrapFrame) -> *mut TrapFrame {
+    let slot = (layout::ENTRY_STACK_TOP - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame;
+    // SAFETY: the entry stack is mapped writable in the hypervisor's tables
+    // and nothing else uses it while the hypervisor runs on its own stack.
+    unsafe { slot.write(*frame) };
+    slot
+}
+
+/// Loads `cr3` and returns to the context staged at `slot`.
 ///
 /// # Safety
 ///
 /// 1. `cr3` is a guest L4 that maps the entry area (every guest L4 the
 ///    builder makes does).
-/// 2. The frame's CS, SS, RIP and RFLAGS were checked: a guest code selector
-///    of RPL 1 or 3, canonical RIP, IOPL 0 and IF set.
-pub unsafe fn exit_to_guest(cr3: u64, frame: &TrapFrame) -> ! {
-    let slot = (layout::ENTRY_STACK_TOP - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame;
-    // SAFETY: the entry stack is mapped writable in the hypervisor's tables
-    // and nothing else uses it while the hypervisor runs on its own stack.
-    unsafe { slot.write(*frame) };
+/// 2. `slot` came from [`stage_exit_frame`] with a checked frame: a guest
+///    code selector of RPL 1 or 3, canonical RIP, IOPL 0 and IF set.
+pub unsafe fn jump_to_guest(cr3: u64, slot: *mut TrapFrame) -> ! {
     // SAFETY: `entry_exit` is the trampoline's exit path at its entry-area
     // address, which the guest's tables also map (precondition 1); the frame
     // is valid to return to (precondition 2).

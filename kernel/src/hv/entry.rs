@@ -12,12 +12,8 @@ use hypercalls::trap::vector;
 /// page tables, for every event that interrupted a guest. `frame` points at
 /// the entry stack, which the guest can write, so it is copied first.
 pub extern "C" fn guest_entry(frame: *const TrapFrame) -> ! {
-    // SAFETY: the trampoline passes the frame it just pushed on the entry
-    // stack, which is mapped in the hypervisor's tables; copying it at once
-    // means nothing later reads memory a guest could change.
-    let frame = unsafe { frame.read() };
     if !crate::arch::cpu::stack_canary_intact() {
-        panic!("the hypervisor stack overflowed (canary overwritten) before vector {} from a guest", frame.vector);
+        panic!("the hypervisor stack overflowed (canary overwritten) before an entry from a guest");
     }
     let now = time::rdtsc();
     {
@@ -29,17 +25,21 @@ pub extern "C" fn guest_entry(frame: *const TrapFrame) -> ! {
             drop(guard);
             sched::run_next()
         };
-        domain.vcpu.frame = frame;
+        // SAFETY: the trampoline passes the frame it just pushed on the entry
+        // stack, which is mapped in the hypervisor's tables. It is copied
+        // once, straight into the vCPU, and nothing later reads the entry
+        // stack, memory a guest could change.
+        domain.vcpu.frame = unsafe { frame.read() };
         domain.vcpu.cpu_tsc += now.saturating_sub(entered_at);
         let before = domain.state;
-        handle(hypervisor, current, &frame);
+        let trap = domain.vcpu.frame.vector as u8;
+        handle(hypervisor, current, trap);
         super::domctl::notify_state_change(hypervisor, current, before);
     }
     sched::run_next()
 }
 
-fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, frame: &TrapFrame) {
-    let trap = frame.vector as u8;
+fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, trap: u8) {
     match trap {
         HYPERCALL_VECTOR => {
             let outcome = hypercall::dispatch(hypervisor, current);
@@ -49,11 +49,13 @@ fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, frame:
         }
         vector::NMI => log::warn!("NMI while d{current} was running; ignored"),
         vector::MACHINE_CHECK => {
-            crate::arch::fatal_exception(frame);
+            let frame = hypervisor.domain(current).map(|domain| domain.vcpu.frame).unwrap_or_default();
+            crate::arch::fatal_exception(&frame);
         }
         0..32 => {
             if let Some(domain) = hypervisor.domain(current) {
-                traps::guest_exception(domain, frame);
+                let frame = domain.vcpu.frame;
+                traps::guest_exception(domain, &frame);
             }
         }
         _ if (IRQ_BASE..IRQ_BASE + 16).contains(&trap) => {

@@ -45,11 +45,12 @@ pub fn dispatch(hypervisor: &mut Hypervisor, caller: DomId) -> Outcome {
     let Some(domain) = hypervisor.domain(caller) else {
         return Outcome::Return(Errno::ESRCH.to_return());
     };
-    let frame = domain.vcpu.frame;
+    let frame = &domain.vcpu.frame;
+    let number = frame.rax;
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8];
     let memory = GuestMemory::new(caller, domain.vcpu.cr3);
 
-    let result = match Hypercall::try_from(frame.rax) {
+    let result = match Hypercall::try_from(number) {
         Ok(Hypercall::SetTrapTable) => set_trap_table(domain, memory, args[0]),
         Ok(Hypercall::SetCallbacks) => set_callbacks(domain, args[0], args[1], args[2]),
         Ok(Hypercall::CallbackOp) => callback_op(domain, memory, args[0], args[1]),
@@ -75,7 +76,7 @@ pub fn dispatch(hypervisor: &mut Hypervisor, caller: DomId) -> Outcome {
         Ok(Hypercall::GrantTableOp) => super::grant::grant_table_op(hypervisor, caller, memory, args[0], args[1], args[2]),
         Ok(Hypercall::SetTimerOp) => set_timer_op(domain, args[0]),
         Ok(other) => {
-            log::debug!("d{caller}: hypercall {other:?} ({}) is not implemented: ENOSYS", frame.rax);
+            log::debug!("d{caller}: hypercall {other:?} ({number}) is not implemented: ENOSYS");
             Err(Errno::ENOSYS)
         }
         Err(number) => {

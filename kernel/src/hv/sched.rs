@@ -6,7 +6,7 @@
 //! runnable.
 
 use super::{HYPERVISOR, Hypervisor, traps};
-use crate::arch::entry::exit_to_guest;
+use crate::arch::entry::{jump_to_guest, stage_exit_frame};
 use crate::arch::time;
 use hypercalls::DomId;
 
@@ -22,7 +22,7 @@ pub fn run_next() -> ! {
                 continue;
             }
             publish_time(domain);
-            let frame = domain.vcpu.frame;
+            let slot = stage_exit_frame(&domain.vcpu.frame);
             let cr3 = domain.vcpu.cr3;
             domain.account.yielded = false;
             hypervisor.current = next;
@@ -31,7 +31,7 @@ pub fn run_next() -> ! {
             // SAFETY: the domain's L4 came from the builder, which links the
             // entry area into it, and its frame was set by the builder,
             // a bounce or a sanitised iret, so CS, SS, RIP and RFLAGS are valid.
-            unsafe { exit_to_guest(cr3, &frame) };
+            unsafe { jump_to_guest(cr3, slot) };
         }
         drop(guard);
         idle();
@@ -39,9 +39,9 @@ pub fn run_next() -> ! {
 }
 
 fn pick(hypervisor: &Hypervisor) -> Option<DomId> {
-    let candidates: alloc::vec::Vec<(DomId, crate::credit::Account, bool)> =
-        hypervisor.domains.iter().map(|(&id, domain)| (id, domain.account, domain.is_runnable())).collect();
-    crate::credit::pick(&candidates, hypervisor.current)
+    // No allocation here: this runs on every return to a guest.
+    let candidates = hypervisor.domains.iter().map(|(&id, domain)| (id, domain.account, domain.is_runnable()));
+    crate::credit::pick_from(candidates, hypervisor.current)
 }
 
 /// Waits for one interrupt with interrupts enabled, then disables them again.
@@ -55,6 +55,12 @@ fn idle() {
 /// Writes the current time parameters into vCPU 0's `vcpu_time_info`.
 fn publish_time(domain: &mut super::domain::Domain) {
     let (base, mul) = time::time_parameters();
+    // The parameters never change after boot, so a record that already
+    // contains them (and whose version is even) is left alone.
+    let current = domain.vcpu_info().time;
+    if current.tsc_timestamp == base && current.tsc_to_system_mul == mul && current.system_time == 0 && current.tsc_shift == 0 && current.version % 2 == 0 {
+        return;
+    }
     domain.update_vcpu_info(|info| {
         info.time.version = info.time.version.wrapping_add(2) & !1;
         info.time.tsc_timestamp = base;
