@@ -13,6 +13,8 @@
 #![cfg_attr(target_os = "none", no_main)]
 
 #[cfg(target_os = "none")]
+mod grant_pages;
+#[cfg(target_os = "none")]
 mod platform;
 
 #[cfg(target_os = "none")]

@@ -35,6 +35,8 @@ pub struct HypercallPlatform {
     /// Request nodes named by watch events, waiting to be read outside the
     /// masked section of [`Self::wait_for_input`].
     ping_requests: alloc::vec::Vec<alloc::vec::Vec<u8>>,
+    /// State of the `grant-*` commands.
+    grants: crate::grant_pages::GrantPages,
 }
 
 /// Most request nodes queued between two reads; more are dropped.
@@ -69,6 +71,7 @@ impl HypercallPlatform {
             read_failed: false,
             responder: start_responder(),
             ping_requests: alloc::vec::Vec::new(),
+            grants: crate::grant_pages::GrantPages::new(),
         }
     }
 
@@ -228,6 +231,30 @@ impl Platform for HypercallPlatform {
             Ok(trips) => emit(&trips.summary(remote)),
             Err(error) => emit(&error),
         }
+    }
+
+    fn grant_offer(&mut self, peer: hypercalls::DomId) -> Result<(u32, u32), String> {
+        self.grants.offer(peer)
+    }
+
+    fn grant_map(&mut self, granter: hypercalls::DomId, gref: u32, writable: bool) -> Result<(u32, u32), String> {
+        self.grants.map(granter, gref, writable)
+    }
+
+    fn grant_read(&mut self, handle: u32) -> Result<u32, String> {
+        self.grants.read(handle)
+    }
+
+    fn grant_unmap(&mut self, handle: u32) -> Result<(), String> {
+        self.grants.unmap(handle)
+    }
+
+    fn grant_flags(&mut self, gref: u32) -> Result<u16, String> {
+        self.grants.read_flags(gref)
+    }
+
+    fn grant_revoke(&mut self, gref: u32) -> Result<domu::grant_commands::Revoke, String> {
+        self.grants.revoke(gref)
     }
 }
 

@@ -30,6 +30,12 @@ Commands:
   xs-watch PATH   watch a xenstore path; events print as they come
   ping DOM COUNT  send COUNT events to domain DOM over an event channel and time each reply
   reboot          shut the domain down and ask the toolstack to restart it
+  grant-offer DOM grant a fresh patterned page to domain DOM, writable; prints gref= and checksum=
+  grant-map DOM GREF [ro|rw]  map grant GREF of domain DOM; prints handle= and the page's checksum=
+  grant-read HANDLE  print the checksum of the page that HANDLE maps
+  grant-unmap HANDLE  remove the mapping HANDLE
+  grant-flags GREF   print the flags of this domain's grant entry GREF
+  grant-revoke GREF  clear entry GREF's flags with a compare-exchange; fails while it is mapped
 ";
 
 /// Kernel services that the shell uses: raw console output and a few
@@ -61,7 +67,48 @@ pub trait Platform: Output {
         let _ = (own, remote, count);
         write_text(self, "ping: event channels are not available on this platform\n");
     }
+
+    /// Grants a fresh page filled with `grant_commands::pattern_byte` to
+    /// `peer`, writable. Returns the ref and the page's checksum.
+    fn grant_offer(&mut self, peer: hypercalls::DomId) -> Result<(u32, u32), alloc::string::String> {
+        let _ = peer;
+        Err(GRANTS_UNAVAILABLE.into())
+    }
+
+    /// Maps grant `gref` of `granter`. Returns the handle and the checksum
+    /// of the page read through the mapping.
+    fn grant_map(&mut self, granter: hypercalls::DomId, gref: u32, writable: bool) -> Result<(u32, u32), alloc::string::String> {
+        let _ = (granter, gref, writable);
+        Err(GRANTS_UNAVAILABLE.into())
+    }
+
+    /// Returns the checksum of the page that `handle` maps.
+    fn grant_read(&mut self, handle: u32) -> Result<u32, alloc::string::String> {
+        let _ = handle;
+        Err(GRANTS_UNAVAILABLE.into())
+    }
+
+    /// Removes the mapping `handle`.
+    fn grant_unmap(&mut self, handle: u32) -> Result<(), alloc::string::String> {
+        let _ = handle;
+        Err(GRANTS_UNAVAILABLE.into())
+    }
+
+    /// Returns the flags of this domain's grant entry `gref`.
+    fn grant_flags(&mut self, gref: u32) -> Result<u16, alloc::string::String> {
+        let _ = gref;
+        Err(GRANTS_UNAVAILABLE.into())
+    }
+
+    /// Tries to end grant `gref` with a compare-exchange of its flags from
+    /// `GTF_permit_access` to 0.
+    fn grant_revoke(&mut self, gref: u32) -> Result<crate::grant_commands::Revoke, alloc::string::String> {
+        let _ = gref;
+        Err(GRANTS_UNAVAILABLE.into())
+    }
 }
+
+const GRANTS_UNAVAILABLE: &str = "grant tables are not available on this platform";
 
 /// The shell: a line editor plus the domain's identity and size.
 pub struct Shell {
@@ -128,6 +175,7 @@ impl Shell {
             "reboot" => shutdown(ShutdownReason::Reboot, platform),
             "ping" => self.ping(argument, platform),
             xenstore if crate::xenstore_commands::run(xenstore, argument, platform) => {}
+            grant if crate::grant_commands::run(grant, argument, platform) => {}
             unknown => {
                 let _ = writeln!(
                     Text(platform),
@@ -420,7 +468,8 @@ mod tests {
         let mut platform = FakePlatform::new();
         let output = run(&mut shell, &mut platform, "help");
         for command in [
-            "help", "info", "echo", "spin", "crash", "poweroff", "reboot",
+            "help", "info", "echo", "spin", "crash", "poweroff", "reboot", "grant-offer", "grant-map",
+            "grant-read", "grant-unmap", "grant-flags", "grant-revoke",
         ] {
             assert!(
                 output.contains(&format!("\n  {command} ")),
