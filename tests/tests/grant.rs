@@ -11,28 +11,17 @@
 
 use boot::BootPath;
 use std::time::Duration;
-use tests::{BOOT_TIMEOUT, COMMAND_TIMEOUT, Error, Machine, PROMPT, lines};
+use tests::{BOOT_TIMEOUT, COMMAND_TIMEOUT, DETACH, Error, Machine, PROMPT, lines};
 
 /// Time from `xl create -c` to the final result line under TCG: booting a
 /// DomU and a few dozen hypercalls.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
-/// Ctrl-]: leaves a guest console.
-const DETACH: &[u8] = b"\x1d";
-
-/// Reads `free_memory` (MiB) from `xl info` output.
-fn free_memory(machine: &mut Machine) -> Result<u64, Error> {
-    let info = machine.run("xl info")?;
-    lines(&info)
-        .iter()
-        .find_map(|line| line.strip_prefix("free_memory")?.split(':').nth(1)?.trim().parse().ok())
-        .ok_or_else(|| machine.error(&format!("xl info printed no free_memory line: {info:?}")))
-}
 
 #[test]
 fn grant_suite_and_cleanup() -> Result<(), Error> {
     let mut machine = Machine::boot("grant", BootPath::Direct)?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
-    let before = free_memory(&mut machine)?;
+    let before = machine.free_memory()?;
 
     machine.send("xl create -c /etc/xen/test/grant.cfg")?;
     let output = machine.expect("Test result: ", SUITE_TIMEOUT)?;
@@ -59,7 +48,7 @@ fn grant_suite_and_cleanup() -> Result<(), Error> {
     );
     let destroyed = machine.run("xl destroy grant")?;
     assert!(!destroyed.contains("xl"), "xl destroy grant: {destroyed}");
-    assert_eq!(free_memory(&mut machine)?, before, "free memory after destroying the grant DomU");
+    assert_eq!(machine.free_memory()?, before, "free memory after destroying the grant DomU");
     // 16 MiB of memory (4096 frames), shared_info and the one grant table
     // frame, less the page the suite gave back with decrease_reservation,
     // which the hypervisor freed while the DomU ran. The suite's last case

@@ -10,23 +10,12 @@
 
 use boot::BootPath;
 use std::time::Duration;
-use tests::{BOOT_TIMEOUT, COMMAND_TIMEOUT, Error, Machine, PROMPT, lines};
+use tests::{BOOT_TIMEOUT, COMMAND_TIMEOUT, DETACH, Error, Machine, PROMPT, lines};
 
 /// Time from `xl create -c` to the final result line under TCG. The mmu
 /// suite makes a few hundred hypercalls, each with two CR3 switches, and the
 /// timer suite waits about a second in total.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
-/// Ctrl-]: leaves a guest console.
-const DETACH: &[u8] = b"\x1d";
-
-/// Reads `free_memory` (MiB) from `xl info` output.
-fn free_memory(machine: &mut Machine) -> Result<u64, Error> {
-    let info = machine.run("xl info")?;
-    lines(&info)
-        .iter()
-        .find_map(|line| line.strip_prefix("free_memory")?.split(':').nth(1)?.trim().parse().ok())
-        .ok_or_else(|| machine.error(&format!("xl info printed no free_memory line: {info:?}")))
-}
 
 /// Returns N from the suite's `selftest NAME: running N cases` line.
 fn announced_cases(output: &str, suite: &str) -> Option<usize> {
@@ -36,7 +25,7 @@ fn announced_cases(output: &str, suite: &str) -> Option<usize> {
 
 /// Runs suite `name` in a fresh DomU and checks its report and the host afterwards.
 fn run_suite(machine: &mut Machine, name: &str) -> Result<(), Error> {
-    let before = free_memory(machine)?;
+    let before = machine.free_memory()?;
     machine.send(&format!("xl create -c /etc/xen/test/{name}.cfg"))?;
     let output = machine.expect("Test result: ", SUITE_TIMEOUT)?;
     let verdict = machine.expect("\r\n", COMMAND_TIMEOUT)?;
@@ -59,7 +48,7 @@ fn run_suite(machine: &mut Machine, name: &str) -> Result<(), Error> {
 
     let destroyed = machine.run(&format!("xl destroy {name}"))?;
     assert!(!destroyed.contains("xl"), "xl destroy {name}: {destroyed}");
-    assert_eq!(free_memory(machine)?, before, "free memory after destroying the {name} DomU");
+    assert_eq!(machine.free_memory()?, before, "free memory after destroying the {name} DomU");
     Ok(())
 }
 
