@@ -92,7 +92,8 @@ pub fn build(window: &Window, spec: &DomainSpec<'_>, console: usize) -> Result<B
     let id = domctl_call(domctl::CREATEDOMAIN, 0, config)
         .map_err(|errno| BuildFailure::new(format!("create domain {}", spec.name), errno, String::new()))?
         .domain;
-    match fill(window, id, spec, console) {
+    let mut dom0_ports = Vec::new();
+    match fill(window, id, spec, console, &mut dom0_ports) {
         Ok(built) => Ok(built),
         Err(mut failure) => {
             if failure.detail.is_empty()
@@ -104,6 +105,7 @@ pub fn build(window: &Window, spec: &DomainSpec<'_>, console: usize) -> Result<B
             let _ = window.unmap(CONSOLE_SLOT_BASE + console, 1);
             let _ = window.unmap(STORE_SLOT_BASE + console, 1);
             let _ = domctl_call(domctl::DESTROYDOMAIN, id, ());
+            close_ports(&dom0_ports);
             Err(failure)
         }
     }
@@ -127,7 +129,15 @@ fn free_mib() -> u64 {
     }
 }
 
-fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, ring_slot: usize) -> Result<BuiltDomain, BuildFailure> {
+/// Fills the new domain `id`; pushes each of Dom0's ports to it on
+/// `dom0_ports` as it is opened, so a failure can close them.
+fn fill(
+    window: &Window,
+    id: u16,
+    spec: &DomainSpec<'_>,
+    ring_slot: usize,
+    dom0_ports: &mut Vec<u32>,
+) -> Result<BuiltDomain, BuildFailure> {
     let console_slot = CONSOLE_SLOT_BASE + ring_slot;
     let store_slot = STORE_SLOT_BASE + ring_slot;
     let name = spec.name;
@@ -161,10 +171,10 @@ fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, ring_slot: usize) -> Re
     }
 
     let console_pfn = layout.console_pfn.ok_or_else(|| BuildFailure::new(memory_action(), Errno::EINVAL, "no console page".into()))?;
-    let (domu_port, console_port) = connect_console(id)
+    let (domu_port, console_port) = connect_console(id, dom0_ports)
         .map_err(|errno| BuildFailure::new(format!("connect the console of {name}"), errno, String::new()))?;
     let store_pfn = layout.store_pfn.ok_or_else(|| BuildFailure::new(memory_action(), Errno::EINVAL, "no xenstore page".into()))?;
-    let (domu_store_port, store_port) = connect_console(id)
+    let (domu_store_port, store_port) = connect_console(id, dom0_ports)
         .map_err(|errno| BuildFailure::new(format!("connect the xenstore ring of {name}"), errno, String::new()))?;
 
     let info = domain_info(id).map_err(|errno| BuildFailure::new(format!("query {name}"), errno, String::new()))?;
@@ -231,13 +241,15 @@ fn fill(window: &Window, id: u16, spec: &DomainSpec<'_>, ring_slot: usize) -> Re
 }
 
 /// Allocates a console or xenstore channel: an unbound port in the DomU for Dom0,
-/// then Dom0's end bound to it. Returns (DomU port, Dom0 port).
-fn connect_console(domain: u16) -> Result<(u32, u32), Errno> {
+/// then Dom0's end bound to it, which is pushed on `dom0_ports`. Returns
+/// (DomU port, Dom0 port).
+fn connect_console(domain: u16, dom0_ports: &mut Vec<u32>) -> Result<(u32, u32), Errno> {
     let mut unbound = [domain as u32, 0];
     hypercall::event_channel_op(EVTCHNOP_ALLOC_UNBOUND, unbound.as_mut_ptr().cast())?;
     let domu_port = unbound[1];
     let mut bind = [domain as u32, domu_port, 0];
     hypercall::event_channel_op(EVTCHNOP_BIND_INTERDOMAIN, bind.as_mut_ptr().cast())?;
+    dom0_ports.push(bind[2]);
     Ok((domu_port, bind[2]))
 }
 
@@ -305,11 +317,24 @@ impl ImageWriter<'_> {
     }
 }
 
-/// Destroys a domain and releases Dom0's mappings of its rings at slot `console`.
-pub fn destroy(window: &Window, domain: u16, console: usize) -> Result<(), Errno> {
+/// Destroys a domain, releases Dom0's mappings of its rings at slot
+/// `console` and closes Dom0's ports to it. A port left open would stay
+/// unbound, waiting for the dead domain, and use up Dom0's port table.
+pub fn destroy(window: &Window, domain: u16, console: usize, dom0_ports: &[u32]) -> Result<(), Errno> {
     window.unmap(CONSOLE_SLOT_BASE + console, 1)?;
     window.unmap(STORE_SLOT_BASE + console, 1)?;
-    domctl_call(domctl::DESTROYDOMAIN, domain, ()).map(|_| ())
+    domctl_call(domctl::DESTROYDOMAIN, domain, ())?;
+    close_ports(dom0_ports);
+    Ok(())
+}
+
+/// Closes Dom0's `ports`, logging any that fails to close.
+fn close_ports(ports: &[u32]) {
+    for &port in ports {
+        if let Err(errno) = guest::events::close(port) {
+            guest::println!("dom0: failed to close event channel port {port}: {errno}");
+        }
+    }
 }
 
 /// Pauses or unpauses a domain.

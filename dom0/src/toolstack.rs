@@ -263,9 +263,13 @@ impl Toolstack {
 
     pub fn destroy(&mut self, id: u16) -> Result<(), String> {
         let name = String::from(self.name_of(id).unwrap_or("?"));
-        let console_slot = self.guests.get(&id).map(|guest| guest.console_slot).ok_or_else(|| format!("xl destroy: domain {id} is not managed here"))?;
+        let (console_slot, dom0_ports) = self
+            .guests
+            .get(&id)
+            .map(|guest| (guest.console_slot, [guest.console_port, guest.store_port]))
+            .ok_or_else(|| format!("xl destroy: domain {id} is not managed here"))?;
         let window = self.window()?;
-        builder::destroy(window, id, console_slot).map_err(|errno| {
+        builder::destroy(window, id, console_slot, &dom0_ports).map_err(|errno| {
             format!("{}", HypercallFailure { subcommand: "destroy", action: "destroy", domain: &name, detail: "", errno, reason: None })
         })?;
         self.guests.remove(&id);
