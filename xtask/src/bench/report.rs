@@ -97,9 +97,9 @@ pub const TARGETS: &[Target] = &[
 
 /// Benchmarks that the product cannot run yet, with the reason.
 pub const NOT_AVAILABLE: &[(&str, &str)] = &[
-    ("evtchn-pingpong", "not implemented: the two DomUs have no way yet to learn each other's port"),
-    ("grant-copy-4k", "not implemented: needs a grant between two DomUs"),
-    ("grant-map-unmap", "not implemented: needs a grant between two DomUs"),
+    ("evtchn-pingpong", "not implemented in the bench yet; the DomU shell's `ping DOM COUNT` times it by hand"),
+    ("grant-copy-4k", "not implemented in the bench yet; the DomU shell's `grant-offer` and `grant-map` run the path by hand"),
+    ("grant-map-unmap", "not implemented in the bench yet; the DomU shell's `grant-offer` and `grant-map` run the path by hand"),
     ("xvd", "not available: Hospes has no block devices yet"),
 ];
 
