@@ -172,9 +172,13 @@ impl HypercallPlatform {
             }
             offers.extend(grant_offers(id).map_err(|errno| failed("grants", errno))?);
         }
-        let name = |id: u16| match id {
-            0 => String::from(dom0::domname::DOM0_NAME),
-            other => String::from(self.toolstack.name_of(other).unwrap_or("(null)")),
+        // A grant may name a domain that does not exist (any more); "(null)"
+        // is kept for live domains without a name, as `xl list` shows them.
+        let name = |id: u16| match (id, self.toolstack.name_of(id)) {
+            (0, _) => String::from(dom0::domname::DOM0_NAME),
+            (_, Some(name)) => String::from(name),
+            (_, None) if records.iter().any(|record| record.domain == id) => String::from(dom0::xl_list::NO_NAME),
+            (_, None) => String::from("(no such domain)"),
         };
         for line in dom0::xl::format_sharing(&ports, &offers, name) {
             guest::console::write(line.as_bytes());

@@ -136,7 +136,14 @@ fn grant_between_two_domus() -> Result<(), Error> {
     let mapped = consoles.run(&mut machine, "guest2", &format!("grant-map 1 {held_gref}"))?;
     let held_handle = required(&mapped, "handle", "grant-map").to_string();
     assert_eq!(required(&mapped, "checksum", "grant-map"), held_sum, "page contents before the destroy");
+    // A grant to a domain id that does not exist is listed as such.
+    let stray = consoles.run(&mut machine, "guest1", "grant-offer 9")?;
+    let stray_gref = required(&stray, "gref", "grant-offer").to_string();
     consoles.leave(&mut machine)?;
+    let sharing = machine.run("xl sharing")?;
+    let stray_line = format!("guest1 (1) ref {stray_gref} -> (no such domain) (9)");
+    assert!(sharing.contains(&stray_line), "xl sharing should show {stray_line:?}:\n{sharing}");
+
     let destroyed = machine.run("xl destroy guest1")?;
     let warning = format!("xl destroy: guest1 still has grant ref {held_gref} mapped 1 time(s) by guest2 (2); its frame stays allocated until unmapped");
     assert!(destroyed.contains(&warning), "xl destroy guest1 should print {warning:?}: {destroyed:?}");
