@@ -33,7 +33,8 @@ pub fn name_of<S: AsRef<str>>(names: &[(DomId, S)], id: DomId) -> Option<&str> {
         .filter(|name| !name.is_empty())
 }
 
-/// Error from [`resolve`]. It prints as the line `xl` shows.
+/// Error from [`resolve`]. It prints as the line `xl` shows after the
+/// command's own `xl: ` prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LookupError {
     /// No domain has this name or id.
@@ -48,11 +49,11 @@ impl fmt::Display for LookupError {
         match self {
             LookupError::NotFound(argument) => write!(
                 formatter,
-                "xl: domain '{argument}' not found; run 'xl list' to see the domains"
+                "domain '{argument}' not found; run 'xl list' to see the domains"
             ),
             LookupError::InvalidId(argument) => write!(
                 formatter,
-                "xl: invalid domain id '{argument}': domain ids run from 0 to {}; \
+                "invalid domain id '{argument}': domain ids run from 0 to {}; \
                  run 'xl list' to see the domains",
                 DOMID_FIRST_RESERVED - 1
             ),
@@ -188,7 +189,7 @@ mod tests {
         let error = resolve("x", &DOMAINS).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "xl: domain 'x' not found; run 'xl list' to see the domains"
+            "domain 'x' not found; run 'xl list' to see the domains"
         );
     }
 
@@ -197,7 +198,7 @@ mod tests {
         let error = resolve("5", &DOMAINS).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "xl: domain '5' not found; run 'xl list' to see the domains"
+            "domain '5' not found; run 'xl list' to see the domains"
         );
     }
 
@@ -214,7 +215,7 @@ mod tests {
         assert_eq!(error, LookupError::InvalidId("32752".to_string()));
         assert_eq!(
             error.to_string(),
-            "xl: invalid domain id '32752': domain ids run from 0 to 32751; \
+            "invalid domain id '32752': domain ids run from 0 to 32751; \
              run 'xl list' to see the domains"
         );
     }

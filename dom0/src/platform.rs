@@ -278,7 +278,7 @@ impl Platform for HypercallPlatform {
     fn ping(&mut self, domain: &str, count: u32) -> Result<(), String> {
         let remote = match domain {
             "0" | dom0::domname::DOM0_NAME => return Err(String::from("ping: DOM 0 is Dom0 itself; name a DomU")),
-            _ => self.toolstack.resolve(domain).map_err(|error| format!("ping: {error}"))?,
+            _ => self.toolstack.resolve_for("ping", domain)?,
         };
         let mut emit = |line: &str| guest::println!("{line}");
         let trips = guest::ping::ping(0, remote, count, &mut toolstack::StoreRendezvous(&mut self.toolstack), &mut emit)?;

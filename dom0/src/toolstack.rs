@@ -102,7 +102,12 @@ impl Toolstack {
 
     /// Resolves a `DOM` argument to a DomU managed here.
     pub fn resolve(&self, argument: &str) -> Result<u16, String> {
-        domname::resolve(argument, &self.names()).map_err(|error| format!("{error}"))
+        self.resolve_for("xl", argument)
+    }
+
+    /// Resolves a `DOM` argument of `command`, whose name starts the error line.
+    pub fn resolve_for(&self, command: &str, argument: &str) -> Result<u16, String> {
+        domname::resolve(argument, &self.names()).map_err(|error| format!("{command}: {error}"))
     }
 
     /// `xl create`: reads the config and kernel from the ramdisk and builds the domain.

@@ -58,5 +58,8 @@ fn ping_between_domains() -> Result<(), Error> {
     let count = machine.in_guest("guest1", "ping 2 0")?;
     assert!(count.contains("ping: invalid COUNT '0'"), "{count}");
     machine.detach()?;
+    let unknown = machine.run("ping nosuch 2")?;
+    let expected = "ping: domain 'nosuch' not found; run 'xl list' to see the domains";
+    assert!(unknown.contains(expected), "Dom0's ping should print {expected:?}: {unknown:?}");
     Ok(())
 }
