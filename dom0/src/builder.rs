@@ -129,8 +129,8 @@ fn free_mib() -> u64 {
     }
 }
 
-/// Fills the new domain `id`; pushes each of Dom0's ports to it on
-/// `dom0_ports` as it is opened, so a failure can close them.
+/// Fills the new domain `id`. Each port Dom0 opens to it is pushed on
+/// `dom0_ports`, so the caller can close them if the build fails.
 fn fill(
     window: &Window,
     id: u16,

@@ -289,6 +289,19 @@ impl Machine {
         Ok(strip_echo(output, line).to_string())
     }
 
+    /// Sends `command`, which must crash Dom0, and checks that QEMU then
+    /// exits with the Dom0-crash status.
+    pub fn expect_dom0_crash(&mut self, command: &str) -> Result<(), Error> {
+        self.send(command)?;
+        let status = self.wait_exit(EXIT_TIMEOUT)?;
+        let outcome = Outcome::from_status(status);
+        if outcome != Outcome::Dom0Crashed {
+            let expected = Outcome::Dom0Crashed;
+            return Err(self.error(&format!("after {command}, QEMU exited with {outcome}; expected {expected}")));
+        }
+        Ok(())
+    }
+
     /// Waits for QEMU to exit and returns its status. Kills QEMU and fails on
     /// time-out.
     pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
@@ -452,6 +465,55 @@ pub fn lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Time a DomU may take from `xl create -w` to its ready signal under TCG.
+pub const CREATE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Ctrl-]: leaves a guest console and returns to the Dom0 prompt.
+pub const DETACH: &[u8] = b"\x1d";
+
+impl Machine {
+    /// Reads `free_memory` (MiB) from `xl info`.
+    pub fn free_memory(&mut self) -> Result<u64, Error> {
+        let info = self.run("xl info")?;
+        lines(&info)
+            .iter()
+            .find_map(|line| line.strip_prefix("free_memory")?.split(':').nth(1)?.trim().parse().ok())
+            .ok_or_else(|| self.error(&format!("xl info printed no free_memory line: {info:?}")))
+    }
+
+    /// Creates `/etc/xen/NAME.cfg` with `xl create -w` and waits for the guest's ready signal.
+    pub fn create_guest(&mut self, name: &str) -> Result<(), Error> {
+        self.send(&format!("xl create -w /etc/xen/{name}.cfg"))?;
+        let output = self.expect(PROMPT, CREATE_TIMEOUT)?;
+        if output.contains("xl create:") {
+            return Err(self.error(&format!("xl create {name} failed: {output}")));
+        }
+        Ok(())
+    }
+
+    /// Attaches the terminal to a guest's console and waits for its prompt.
+    pub fn attach(&mut self, name: &str) -> Result<(), Error> {
+        self.send(&format!("xl console {name}"))?;
+        self.expect(&format!("{name}> "), COMMAND_TIMEOUT)?;
+        Ok(())
+    }
+
+    /// Detaches from a guest console with Ctrl-] and waits for the Dom0 prompt.
+    pub fn detach(&mut self) -> Result<(), Error> {
+        self.send_bytes(DETACH)?;
+        self.expect(PROMPT, COMMAND_TIMEOUT)?;
+        Ok(())
+    }
+
+    /// Runs `line` in the attached guest's console and returns what it printed
+    /// up to the next prompt. The output starts at the guest's echo of `line`,
+    /// because an attach first replays the console history.
+    pub fn in_guest(&mut self, name: &str, line: &str) -> Result<String, Error> {
+        self.send(line)?;
+        self.expect(&format!("{line}\r\n"), COMMAND_TIMEOUT)?;
+        self.expect(&format!("{name}> "), COMMAND_TIMEOUT)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,54 +651,5 @@ mod tests {
         assert!(Path::new(&format!("/proc/{pid}")).exists());
         drop(machine);
         assert!(!Path::new(&format!("/proc/{pid}")).exists());
-    }
-}
-
-/// Time a DomU may take from `xl create -w` to its ready signal under TCG.
-pub const CREATE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Ctrl-]: leaves a guest console and returns to the Dom0 prompt.
-pub const DETACH: &[u8] = b"\x1d";
-
-impl Machine {
-    /// Reads `free_memory` (MiB) from `xl info`.
-    pub fn free_memory(&mut self) -> Result<u64, Error> {
-        let info = self.run("xl info")?;
-        lines(&info)
-            .iter()
-            .find_map(|line| line.strip_prefix("free_memory")?.split(':').nth(1)?.trim().parse().ok())
-            .ok_or_else(|| self.error(&format!("xl info printed no free_memory line: {info:?}")))
-    }
-
-    /// Creates `/etc/xen/NAME.cfg` with `xl create -w` and waits for the guest's ready signal.
-    pub fn create_guest(&mut self, name: &str) -> Result<(), Error> {
-        self.send(&format!("xl create -w /etc/xen/{name}.cfg"))?;
-        let output = self.expect(PROMPT, CREATE_TIMEOUT)?;
-        if output.contains("xl create:") {
-            return Err(self.error(&format!("xl create {name} failed: {output}")));
-        }
-        Ok(())
-    }
-
-    /// Attaches the terminal to a guest's console and waits for its prompt.
-    pub fn attach(&mut self, name: &str) -> Result<(), Error> {
-        self.send(&format!("xl console {name}"))?;
-        self.expect(&format!("{name}> "), COMMAND_TIMEOUT)?;
-        Ok(())
-    }
-
-    /// Detaches from a guest console with Ctrl-] and waits for the Dom0 prompt.
-    pub fn detach(&mut self) -> Result<(), Error> {
-        self.send_bytes(DETACH)?;
-        self.expect(PROMPT, COMMAND_TIMEOUT)?;
-        Ok(())
-    }
-
-    /// Runs `line` in the attached guest's console and returns what it printed
-    /// up to the next prompt. The output starts at the guest's echo of `line`,
-    /// because an attach first replays the console history.
-    pub fn in_guest(&mut self, name: &str, line: &str) -> Result<String, Error> {
-        self.send(line)?;
-        self.expect(&format!("{line}\r\n"), COMMAND_TIMEOUT)?;
-        self.expect(&format!("{name}> "), COMMAND_TIMEOUT)
     }
 }

@@ -54,15 +54,7 @@ fn direct_selftest_iret_crashes_dom0() -> Result<(), Error> {
     let mut machine = Machine::boot("direct-iret", BootPath::Direct)?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
 
-    machine.send("selftest iret")?;
-    let status = machine.wait_exit(EXIT_TIMEOUT)?;
-    let outcome = Outcome::from_status(status);
-    if outcome != Outcome::Dom0Crashed {
-        return Err(machine.error(&format!(
-            "after selftest iret, QEMU exited with {outcome}; expected {}",
-            Outcome::Dom0Crashed
-        )));
-    }
+    machine.expect_dom0_crash("selftest iret")?;
 
     let transcript = machine.transcript();
     let crash_logged = lines(&transcript)

@@ -37,15 +37,7 @@ fn direct_boot_console_session() -> Result<(), Error> {
 fn direct_dom0_crash_exit_status() -> Result<(), Error> {
     let mut machine = Machine::boot("direct-crash", BootPath::Direct)?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
-    machine.send("selftest crash")?;
-    let status = machine.wait_exit(EXIT_TIMEOUT)?;
-    let outcome = Outcome::from_status(status);
-    if outcome != Outcome::Dom0Crashed {
-        return Err(machine.error(&format!(
-            "after selftest crash, QEMU exited with {outcome}; expected {}",
-            Outcome::Dom0Crashed
-        )));
-    }
+    machine.expect_dom0_crash("selftest crash")?;
     Ok(())
 }
 

@@ -89,15 +89,7 @@ fn domu_as_dom0_console_session() -> Result<(), Error> {
 fn domu_as_dom0_crash_exit_status() -> Result<(), Error> {
     let mut machine = boot_domu("domu-crash")?;
     machine.expect(PROMPT, BOOT_TIMEOUT)?;
-    machine.send("crash")?;
-    let status = machine.wait_exit(EXIT_TIMEOUT)?;
-    let outcome = Outcome::from_status(status);
-    if outcome != Outcome::Dom0Crashed {
-        return Err(machine.error(&format!(
-            "after crash, QEMU exited with {outcome}; expected {}",
-            Outcome::Dom0Crashed
-        )));
-    }
+    machine.expect_dom0_crash("crash")?;
     Ok(())
 }
 
