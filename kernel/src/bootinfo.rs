@@ -1,10 +1,12 @@
 //! The boot information every loader's hand-over is turned into.
 //!
-//! GRUB (Multiboot2) and QEMU's `-kernel` loader (Multiboot1) describe memory
-//! and modules differently; both are converted here into one [`BootInfo`], so
+//! GRUB (Multiboot2), QEMU's `-kernel` loader (Multiboot1) and the
+//! `bootloader` crate's BIOS and UEFI stages describe memory, modules and the
+//! framebuffer differently; each is converted here into one [`BootInfo`], so
 //! nothing after the entry knows which loader ran. The type has a fixed
 //! capacity because it is built before the heap exists.
 
+use crate::bootarchive::{ArchiveError, BootArchive};
 use multiboot::information::{MemoryManagement, MemoryType, Multiboot, PAddr};
 
 /// Most memory regions kept; firmware maps on PCs have a few dozen at most.
@@ -19,6 +21,20 @@ pub const MAX_CMDLINE: usize = 256;
 pub enum Loader {
     Multiboot1,
     Multiboot2,
+    /// The `bootloader` crate, from a BIOS or a UEFI disk image.
+    Bootloader,
+}
+
+/// A linear framebuffer the firmware or loader set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framebuffer {
+    /// Physical address of the first pixel.
+    pub address: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes from one line to the next.
+    pub pitch: u32,
+    pub bits_per_pixel: u8,
 }
 
 /// A half-open range of usable physical memory, page-aligned.
@@ -37,7 +53,7 @@ pub struct BootModule {
 }
 
 /// A string copied into a fixed buffer, cut at the capacity.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FixedString<const N: usize> {
     bytes: [u8; N],
     len: usize,
@@ -86,6 +102,7 @@ pub struct BootInfo {
     modules: [Option<BootModule>; MAX_MODULES],
     module_count: usize,
     pub cmdline: FixedString<MAX_CMDLINE>,
+    pub framebuffer: Option<Framebuffer>,
     /// Memory regions or modules the loader reported beyond the capacity.
     pub dropped: usize,
 }
@@ -97,6 +114,18 @@ pub enum BootInfoError {
     NoMemoryMap,
     /// The Multiboot1 information structure could not be read.
     Unreadable,
+    /// The `bootloader` ramdisk is not a usable boot archive.
+    Archive(ArchiveError),
+}
+
+impl core::fmt::Display for BootInfoError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BootInfoError::NoMemoryMap => write!(formatter, "the loader passed no memory map"),
+            BootInfoError::Unreadable => write!(formatter, "the loader's information block is malformed"),
+            BootInfoError::Archive(error) => write!(formatter, "{error}"),
+        }
+    }
 }
 
 impl BootInfo {
@@ -108,6 +137,7 @@ impl BootInfo {
             modules: [None; MAX_MODULES],
             module_count: 0,
             cmdline: FixedString::new(),
+            framebuffer: None,
             dropped: 0,
         }
     }
@@ -247,21 +277,32 @@ impl Pieces {
     }
 }
 
-/// Raw map entries kept before normalisation.
-const MAX_RAW_REGIONS: usize = 2 * MAX_REGIONS;
+/// Raw map entries kept before normalisation. OVMF 2022.11 under QEMU
+/// reported about 170 through the `bootloader` crate, many of them
+/// neighbours of the same kind, which [`collect_raw`] joins.
+const MAX_RAW_REGIONS: usize = 4 * MAX_REGIONS;
 
-/// Copies up to [`MAX_RAW_REGIONS`] entries into a buffer; returns it and how many were offered.
+/// Copies up to [`MAX_RAW_REGIONS`] entries into a buffer, joining each entry
+/// to the previous one when it continues it with the same usability. Returns
+/// the buffer and how many entries it would have needed.
 fn collect_raw(map: impl Iterator<Item = RawRegion>) -> (RawBuffer, usize) {
     let mut buffer = RawBuffer { regions: [RawRegion { start: 0, end: 0, usable: false }; MAX_RAW_REGIONS], count: 0 };
-    let mut offered = 0;
+    let mut needed = 0;
     for region in map {
-        offered += 1;
+        if let Some(last) = buffer.count.checked_sub(1).map(|index| &mut buffer.regions[index])
+            && last.usable == region.usable
+            && last.end == region.start
+        {
+            last.end = region.end.max(last.end);
+            continue;
+        }
+        needed += 1;
         if buffer.count < MAX_RAW_REGIONS {
             buffer.regions[buffer.count] = region;
             buffer.count += 1;
         }
     }
-    (buffer, offered)
+    (buffer, needed)
 }
 
 struct RawBuffer {
@@ -295,6 +336,60 @@ pub fn from_multiboot2(info: &multiboot2::BootInformation<'_>) -> Result<BootInf
     }
     if let Some(Ok(cmdline)) = info.command_line_tag().map(|tag| tag.cmdline()) {
         boot.cmdline = FixedString::from_str(cmdline);
+    }
+    if let Some(Ok(tag)) = info.framebuffer_tag() {
+        boot.framebuffer = Some(Framebuffer {
+            address: tag.address(),
+            width: tag.width(),
+            height: tag.height(),
+            pitch: tag.pitch(),
+            bits_per_pixel: tag.bpp(),
+        });
+    }
+    Ok(boot)
+}
+
+/// The parts of the `bootloader` crate's hand-over the entry read, with
+/// physical addresses throughout: the memory map, the ramdisk and the
+/// framebuffer. The ramdisk is its mapped bytes and the physical address of
+/// its first byte, since the loader places it in one contiguous run of frames.
+pub struct BootloaderHandover<'a> {
+    pub regions: &'a [bootloader_api::info::MemoryRegion],
+    pub ramdisk: Option<(&'a [u8], u64)>,
+    pub framebuffer: Option<Framebuffer>,
+}
+
+/// Converts the `bootloader` crate's hand-over. Only `Usable` memory is
+/// usable: the loader marks its own page tables, boot information, the
+/// kernel and the ramdisk `Bootloader`, and firmware types stay reserved.
+/// The modules and the command line come from the boot archive in the
+/// ramdisk (see [`crate::bootarchive`]); without a ramdisk there are none.
+pub fn from_bootloader(handover: &BootloaderHandover<'_>) -> Result<BootInfo, BootInfoError> {
+    use bootloader_api::info::MemoryRegionKind;
+
+    let mut boot = BootInfo::new(Loader::Bootloader);
+    if handover.regions.is_empty() {
+        return Err(BootInfoError::NoMemoryMap);
+    }
+    let raw = handover.regions.iter().map(|region| RawRegion {
+        start: region.start,
+        end: region.end.max(region.start),
+        usable: region.kind == MemoryRegionKind::Usable,
+    });
+    let (raw, count) = collect_raw(raw);
+    boot.dropped += count.saturating_sub(raw.len());
+    boot.set_memory_map(&raw);
+    boot.framebuffer = handover.framebuffer;
+
+    if let Some((bytes, physical_start)) = handover.ramdisk {
+        let archive = BootArchive::parse(bytes).map_err(BootInfoError::Archive)?;
+        boot.cmdline = FixedString::from_str(archive.cmdline);
+        archive
+            .for_each_module(|module| {
+                let start = physical_start + module.offset as u64;
+                boot.push_module(start, start + module.length as u64, module.cmdline);
+            })
+            .map_err(BootInfoError::Archive)?;
     }
     Ok(boot)
 }
@@ -440,6 +535,108 @@ mod tests {
         // SAFETY: as in the test above.
         let info = unsafe { multiboot2::BootInformation::load(core::ptr::from_ref(&*bytes).cast()) }.expect("valid info");
         assert_eq!(from_multiboot2(&info).err(), Some(BootInfoError::NoMemoryMap));
+    }
+
+    fn region(start: u64, end: u64, kind: bootloader_api::info::MemoryRegionKind) -> bootloader_api::info::MemoryRegion {
+        bootloader_api::info::MemoryRegion { start, end, kind }
+    }
+
+    #[test]
+    fn bootloader_map_keeps_only_usable_and_cuts_overlaps() {
+        use bootloader_api::info::MemoryRegionKind::{Bootloader, UnknownBios, UnknownUefi, Usable};
+        let regions = [
+            region(0x1000, 0x9_F000, Usable),
+            region(0x10_0000, 0x200_0000, Usable),
+            // The loader's own frames, reported inside a usable range.
+            region(0x40_0000, 0x60_0000, Bootloader),
+            // Two usable entries overlapping each other.
+            region(0x180_0000, 0x300_0000, Usable),
+            // Firmware types stay reserved, even where they overlap usable RAM.
+            region(0x280_0000, 0x290_0000, UnknownUefi(9)),
+            region(0xE_0000, 0x10_0000, UnknownBios(2)),
+            // An inverted entry is ignored rather than trusted.
+            region(0x500_0000, 0x400_0000, Usable),
+        ];
+        let handover = BootloaderHandover { regions: &regions, ramdisk: None, framebuffer: None };
+        let boot = from_bootloader(&handover).expect("conversion");
+        assert_eq!(boot.loader, Loader::Bootloader);
+        assert_eq!(
+            boot.regions(),
+            &[
+                MemoryRegion { start: 0x1000, end: 0x9_F000 },
+                MemoryRegion { start: 0x10_0000, end: 0x40_0000 },
+                MemoryRegion { start: 0x60_0000, end: 0x280_0000 },
+                MemoryRegion { start: 0x290_0000, end: 0x300_0000 },
+            ]
+        );
+        assert_eq!(boot.modules().count(), 0);
+        assert_eq!(boot.cmdline.as_str(), "");
+    }
+
+    #[test]
+    fn raw_map_joins_neighbours_of_one_kind() {
+        use bootloader_api::info::MemoryRegionKind::{Usable, UnknownUefi};
+        // A UEFI-sized map: 600 one-page entries alternating between runs of
+        // usable and reserved memory, far more than MAX_RAW_REGIONS.
+        let regions: Vec<_> = (0..600u64)
+            .map(|page| {
+                let kind = if (page / 10) % 2 == 0 { Usable } else { UnknownUefi(6) };
+                region(0x10_0000 + page * 0x1000, 0x10_1000 + page * 0x1000, kind)
+            })
+            .collect();
+        let handover = BootloaderHandover { regions: &regions, ramdisk: None, framebuffer: None };
+        let boot = from_bootloader(&handover).expect("conversion");
+        assert_eq!(boot.dropped, 0);
+        assert_eq!(boot.regions().len(), 30);
+        assert_eq!(boot.regions()[1], MemoryRegion { start: 0x10_0000 + 20 * 0x1000, end: 0x10_0000 + 30 * 0x1000 });
+    }
+
+    #[test]
+    fn bootloader_without_regions_is_an_error() {
+        let handover = BootloaderHandover { regions: &[], ramdisk: None, framebuffer: None };
+        assert_eq!(from_bootloader(&handover).err(), Some(BootInfoError::NoMemoryMap));
+    }
+
+    #[test]
+    fn bootloader_ramdisk_archive_gives_modules_at_physical_addresses() {
+        use crate::bootarchive::tests::archive;
+        use bootloader_api::info::MemoryRegionKind::Usable;
+        let bytes = archive(&[
+            ("cmdline", b"console=com1 dom0_mem=96\n"),
+            ("modules", b"dom0 dom0\ndom0.cpio initrd\n"),
+            ("dom0", b"\x7fELF"),
+            ("dom0.cpio", b"0707"),
+        ]);
+        let regions = [region(0x10_0000, 0x4000_0000, Usable)];
+        let framebuffer = Framebuffer { address: 0xFD00_0000, width: 1280, height: 720, pitch: 5120, bits_per_pixel: 32 };
+        let handover =
+            BootloaderHandover { regions: &regions, ramdisk: Some((&bytes, 0x80_0000)), framebuffer: Some(framebuffer) };
+        let boot = from_bootloader(&handover).expect("conversion");
+        assert_eq!(boot.cmdline.as_str(), "console=com1 dom0_mem=96");
+        assert_eq!(boot.framebuffer, Some(framebuffer));
+        let modules: Vec<_> = boot.modules().collect();
+        assert_eq!(modules.len(), 2);
+        assert_eq!(modules[0].cmdline.as_str(), "dom0");
+        assert_eq!(modules[0].end - modules[0].start, 4);
+        let offset = (modules[0].start - 0x80_0000) as usize;
+        assert_eq!(&bytes[offset..offset + 4], b"\x7fELF");
+        assert_eq!(modules[1].cmdline.as_str(), "initrd");
+        let offset = (modules[1].start - 0x80_0000) as usize;
+        assert_eq!(&bytes[offset..offset + 4], b"0707");
+    }
+
+    #[test]
+    fn bootloader_empty_module_list_and_broken_archive() {
+        use crate::bootarchive::tests::archive;
+        use bootloader_api::info::MemoryRegionKind::Usable;
+        let regions = [region(0x10_0000, 0x4000_0000, Usable)];
+        let empty = archive(&[("modules", b"")]);
+        let handover = BootloaderHandover { regions: &regions, ramdisk: Some((&empty, 0x80_0000)), framebuffer: None };
+        assert_eq!(from_bootloader(&handover).expect("conversion").modules().count(), 0);
+
+        let unlisted = archive(&[("modules", b"dom0 dom0\n")]);
+        let handover = BootloaderHandover { regions: &regions, ramdisk: Some((&unlisted, 0x80_0000)), framebuffer: None };
+        assert!(matches!(from_bootloader(&handover), Err(BootInfoError::Archive(ArchiveError::MissingFile(_)))));
     }
 
     /// Serves a fake physical memory image to the multiboot crate.

@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod bootarchive;
 pub mod bootinfo;
 pub mod credit;
 pub mod evtchn;

@@ -177,11 +177,6 @@ boot_pdpt:
     .skip 4096
 boot_pd:
     .skip 4 * 4096
-    .global boot_stack_bottom
-boot_stack_bottom:
-    .skip 256 * 1024
-    .global boot_stack_top
-boot_stack_top:
 "#,
     start = sym kernel::arch::start,
     options(att_syntax)

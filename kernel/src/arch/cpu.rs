@@ -39,6 +39,21 @@ const IST_NMI: u64 = 1;
 const IST_DOUBLE_FAULT: u64 = 2;
 const IST_MACHINE_CHECK: u64 = 3;
 
+// The hypervisor stack, 256 KiB in `.bss`. Both entries switch to it before
+// they call into Rust boot code, and every entry from a guest starts afresh
+// at its top.
+core::arch::global_asm!(
+    r#"
+    .section .bss.boot_stack, "aw", @nobits
+    .balign 4096
+    .global boot_stack_bottom
+boot_stack_bottom:
+    .skip 256 * 1024
+    .global boot_stack_top
+boot_stack_top:
+"#
+);
+
 unsafe extern "C" {
     static boot_stack_top: u8;
     static mut boot_stack_bottom: u64;
@@ -92,7 +107,8 @@ fn map_entry_text() {
     let pages = (end - start) / FRAME_SIZE;
     assert!(pages <= layout::ENTRY_TEXT_MAX_PAGES, "entry trampoline outgrew its area");
     for page in 0..pages {
-        paging::map_entry_page(layout::ENTRY_TEXT + page * FRAME_SIZE, start / FRAME_SIZE + page, EntryAccess::Executable);
+        let physical = paging::translate(start + page * FRAME_SIZE).expect("the hypervisor image is mapped");
+        paging::map_entry_page(layout::ENTRY_TEXT + page * FRAME_SIZE, physical / FRAME_SIZE, EntryAccess::Executable);
     }
 }
 

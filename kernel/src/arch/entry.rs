@@ -147,7 +147,7 @@ unsafe extern "C" {
     static __entry_text_end: u8;
 }
 
-/// Physical range of `.entry_text` (identity-mapped, so also its link address).
+/// Link-address range of `.entry_text`, page-aligned by the linker script.
 pub fn text_range() -> (u64, u64) {
     (&raw const __entry_text_start as u64, &raw const __entry_text_end as u64)
 }

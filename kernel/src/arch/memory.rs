@@ -30,7 +30,9 @@ unsafe extern "C" {
     static __image_end: u8;
 }
 
-/// Physical range of the hypervisor image.
+/// Link-address range of the hypervisor image. The multiboot build runs
+/// identity-mapped, so this is its physical range too. The `bootloader`
+/// build runs in the top 2 GiB on frames the loader chose (see [`reserve_image`]).
 pub fn image_range() -> (u64, u64) {
     (&raw const __image_start as u64, &raw const __image_end as u64)
 }
@@ -55,8 +57,7 @@ pub fn init(boot: &BootInfo) -> MemorySummary {
     let mut frames = FrameAllocator::new(bitmap);
     let ignored = frames.add_free(boot.regions());
     frames.reserve(0, 0x10_0000);
-    let (image_start, image_end) = image_range();
-    frames.reserve(image_start, image_end);
+    reserve_image(&mut frames);
     for module in boot.modules() {
         frames.reserve(module.start, module.end);
     }
@@ -66,6 +67,19 @@ pub fn init(boot: &BootInfo) -> MemorySummary {
         MemorySummary { total_frames: frames.total_frames(), free_frames: frames.free_frames(), ignored_frames: ignored };
     *MEMORY.lock() = Some(Memory { frames, table });
     summary
+}
+
+/// Reserves the frames under the hypervisor image, found page by page
+/// through the boot page tables, since the loader need not have put the
+/// image in one contiguous physical run.
+fn reserve_image(frames: &mut FrameAllocator<'static>) {
+    let (start, end) = image_range();
+    for page in (start & !(FRAME_SIZE - 1)..end).step_by(FRAME_SIZE as usize) {
+        if let Some(physical) = super::paging::translate(page) {
+            let frame = physical & !(FRAME_SIZE - 1);
+            frames.reserve(frame, frame + FRAME_SIZE);
+        }
+    }
 }
 
 impl Memory {

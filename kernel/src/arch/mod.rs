@@ -1,5 +1,6 @@
 //! The machine: boot sequence, CPU tables, paging, time, serial, power.
 
+pub mod bootloader;
 pub mod cpu;
 pub mod entry;
 pub mod layout;
@@ -18,16 +19,26 @@ const MULTIBOOT2_MAGIC: u32 = 0x36D7_6289;
 /// Multiboot1 loaders leave this in `eax`.
 const MULTIBOOT1_MAGIC: u32 = 0x2BAD_B002;
 
-/// Boots the hypervisor: the 64-bit entry calls this with the loader's magic
-/// and the physical address of its information block. Each stage logs one
-/// line, so a hang names the stage it happened in.
+/// Boots the hypervisor: the multiboot 64-bit entry calls this with the
+/// loader's magic and the physical address of its information block.
 pub extern "C" fn start(magic: u32, info_address: u32) -> ! {
     serial::init();
     cpu::arm_stack_canary();
-    info!("Hospes {} (Xen ABI {}.{}) starting", env!("CARGO_PKG_VERSION"), hypercalls::VERSION_MAJOR, hypercalls::VERSION_MINOR);
-
+    announce();
     let boot = read_boot_info(magic, info_address);
-    let summary = memory::init(&boot);
+    boot_machine(&boot)
+}
+
+fn announce() {
+    info!("Hospes {} (Xen ABI {}.{}) starting", env!("CARGO_PKG_VERSION"), hypercalls::VERSION_MAJOR, hypercalls::VERSION_MINOR);
+}
+
+/// Brings up memory, paging, the descriptor tables and the timer from the
+/// converted boot information, then builds and enters Dom0. Both entries end
+/// here, on the hypervisor stack and with RAM below 4 GiB identity-mapped.
+/// Each stage logs one line, so a hang names the stage it happened in.
+pub fn boot_machine(boot: &BootInfo) -> ! {
+    let summary = memory::init(boot);
     info!(
         "boot: memory: {} MiB usable in {} regions, {} MiB free, {} modules, loader {:?}, command line '{}'",
         summary.total_frames / 256,
@@ -64,7 +75,14 @@ pub extern "C" fn start(magic: u32, info_address: u32) -> ! {
     let khz = time::init();
     info!("boot: timer: TSC {}.{:03} MHz, PIT tick {} Hz", khz / 1000, khz % 1000, time::TICK_HZ);
 
-    crate::hv::start(&boot)
+    if let Some(framebuffer) = boot.framebuffer {
+        info!(
+            "boot: framebuffer {}x{}, {} bits per pixel, at {:#x} (unused: the console is the serial port)",
+            framebuffer.width, framebuffer.height, framebuffer.bits_per_pixel, framebuffer.address
+        );
+    }
+
+    crate::hv::start(boot)
 }
 
 fn read_boot_info(magic: u32, info_address: u32) -> BootInfo {

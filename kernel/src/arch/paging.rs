@@ -49,11 +49,58 @@ pub fn write_entry(mfn: Mfn, index: usize, value: u64) {
     unsafe { (frame_pointer(mfn) as *mut u64).add(index).write_volatile(value) };
 }
 
+/// Walks the four-level tables whose L4 is at physical address `l4` down to
+/// the entry that maps `virtual_address`, reading each entry with `read`
+/// (which takes the entry's physical address). Returns that last-level entry
+/// and the size of the page it maps (4 KiB, 2 MiB or 1 GiB), or None where
+/// nothing is mapped.
+pub fn leaf_with(l4: u64, virtual_address: u64, read: impl Fn(u64) -> u64) -> Option<(u64, u64)> {
+    let mut table = l4 & ADDRESS_MASK;
+    for level in (0..4u32).rev() {
+        let shift = 12 + 9 * level;
+        let entry = read(table + ((virtual_address >> shift) & 0x1FF) * 8);
+        if entry & PRESENT == 0 {
+            return None;
+        }
+        if level == 0 || (level < 3 && entry & HUGE != 0) {
+            return Some((entry, 1u64 << shift));
+        }
+        table = entry & ADDRESS_MASK;
+    }
+    None
+}
+
+/// Translates `virtual_address` as [`leaf_with`] walks; returns the physical address.
+pub fn translate_with(l4: u64, virtual_address: u64, read: impl Fn(u64) -> u64) -> Option<u64> {
+    let (entry, page_size) = leaf_with(l4, virtual_address, read)?;
+    Some((entry & ADDRESS_MASK & !(page_size - 1)) | (virtual_address & (page_size - 1)))
+}
+
+/// Returns the frame of the L4 in CR3.
+pub fn current_l4() -> Mfn {
+    let cr3: u64;
+    // SAFETY: reading CR3 has no side effects.
+    unsafe { core::arch::asm!("mov {}, cr3", out(reg) cr3, options(nomem, nostack)) };
+    (cr3 & ADDRESS_MASK) >> 12
+}
+
+/// Translates a hypervisor address through the tables in CR3, reading them
+/// through the identity map of RAM below 4 GiB that both boot entries set up.
+pub fn translate(virtual_address: u64) -> Option<u64> {
+    translate_with(current_l4() << 12, virtual_address, |physical| {
+        // SAFETY: page-table frames are RAM, which the identity map covers;
+        // the address is 8-byte aligned inside one table.
+        unsafe { (physical as usize as *const u64).read_volatile() }
+    })
+}
+
 /// Builds the hypervisor's tables: physical memory identity-mapped up to
 /// `map_end` (at least 4 GiB, for the local APIC and other MMIO) with 2 MiB
-/// pages, plus the entry area's upper levels. Loads them into CR3. The
-/// identity map is never global: a global TLB entry would outlive the switch
-/// to a guest's CR3 and hand the guest the hypervisor's memory.
+/// pages, plus the entry area's upper levels, plus the hypervisor image when
+/// it is linked outside the identity map (the `bootloader` build, in the top
+/// 2 GiB) by sharing the boot tables' L4 entry for it. Loads them into CR3.
+/// The identity map is never global: a global TLB entry would outlive the
+/// switch to a guest's CR3 and hand the guest the hypervisor's memory.
 pub fn init(map_end: u64) -> &'static Tables {
     let no_execute = if efer_has_nxe() { NO_EXECUTE } else { 0 };
     let tables = memory::with(|memory| {
@@ -77,6 +124,12 @@ pub fn init(map_end: u64) -> &'static Tables {
         write_entry(entry_l2, 0, entry_l1 << 12 | PRESENT | WRITABLE);
         write_entry(hypervisor_l4, layout::ENTRY_L4_SLOT, entry_l3 << 12 | PRESENT | WRITABLE);
         memory.table.set_hypervisor_l4_entry(layout::ENTRY_L4_SLOT, entry_l3 << 12 | PRESENT | WRITABLE);
+
+        let image_slot = image_l4_slot();
+        if image_slot != 0 {
+            assert!(image_slot != layout::ENTRY_L4_SLOT, "hypervisor image linked into the entry area's slot");
+            write_entry(hypervisor_l4, image_slot, read_entry(current_l4(), image_slot));
+        }
         Tables { hypervisor_l4, entry_l3, entry_l1, no_execute }
     });
     let tables = TABLES.call_once(|| tables);
@@ -84,6 +137,14 @@ pub fn init(map_end: u64) -> &'static Tables {
     // at the same addresses as the boot tables, so execution continues.
     unsafe { core::arch::asm!("mov cr3, {}", in(reg) tables.hypervisor_l4 << 12, options(nostack)) };
     tables
+}
+
+/// L4 slot of the hypervisor image; the image must fit in one slot.
+fn image_l4_slot() -> usize {
+    let (start, end) = memory::image_range();
+    let slot = ((start >> 39) & 0x1FF) as usize;
+    assert_eq!(slot, (((end - 1) >> 39) & 0x1FF) as usize, "hypervisor image spans two L4 slots");
+    slot
 }
 
 fn take(memory: &mut Memory) -> Mfn {
