@@ -16,6 +16,14 @@ pub const HYPERVISOR_ELF32_FILE: &str = "hospes.elf32";
 pub const DOM0_FILE: &str = "dom0";
 /// Dom0's ramdisk, a cpio `newc` archive.
 pub const RAMDISK_FILE: &str = "dom0.cpio";
+/// The hypervisor linked for the `bootloader` crate (see [`crate::diskimage`]).
+pub const HYPERVISOR_BOOTLOADER_FILE: &str = "hospes-bootloader";
+/// The boot archive, the `bootloader` ramdisk with Dom0 and its ramdisk.
+pub const BOOT_ARCHIVE_FILE: &str = "boot.cpio";
+/// The `bootloader` disk image for BIOS firmware (MBR).
+pub const BIOS_IMAGE_FILE: &str = "hospes-bios.img";
+/// The `bootloader` disk image for UEFI firmware (GPT).
+pub const UEFI_IMAGE_FILE: &str = "hospes-uefi.img";
 /// Directory with the ISO's file tree, input of grub-mkrescue.
 const ISO_STAGING_DIR: &str = "iso-root";
 
@@ -47,6 +55,26 @@ impl Artifacts {
         self.dir.join(HYPERVISOR_ELF32_FILE)
     }
 
+    /// Returns the path of the hypervisor linked for the `bootloader` crate.
+    pub fn hypervisor_bootloader(&self) -> PathBuf {
+        self.dir.join(HYPERVISOR_BOOTLOADER_FILE)
+    }
+
+    /// Returns the path of the boot archive.
+    pub fn boot_archive(&self) -> PathBuf {
+        self.dir.join(BOOT_ARCHIVE_FILE)
+    }
+
+    /// Returns the path of the BIOS disk image.
+    pub fn bios_image(&self) -> PathBuf {
+        self.dir.join(BIOS_IMAGE_FILE)
+    }
+
+    /// Returns the path of the UEFI disk image.
+    pub fn uefi_image(&self) -> PathBuf {
+        self.dir.join(UEFI_IMAGE_FILE)
+    }
+
     /// Returns the path of the Dom0 kernel.
     pub fn dom0(&self) -> PathBuf {
         self.dir.join(DOM0_FILE)
@@ -66,6 +94,8 @@ impl Artifacts {
                 ("Dom0 kernel", self.dom0()),
                 ("Dom0 ramdisk", self.ramdisk()),
             ],
+            BootPath::Bios => vec![("BIOS disk image", self.bios_image())],
+            BootPath::Uefi => vec![("UEFI disk image", self.uefi_image())],
         }
     }
 
@@ -78,6 +108,16 @@ impl Artifacts {
             ("hypervisor (ELF32)", self.hypervisor_elf32()),
             ("Dom0 kernel", self.dom0()),
             ("Dom0 ramdisk", self.ramdisk()),
+        ]
+    }
+
+    /// Returns the `bootloader` path's images, with a short description.
+    pub fn disk_image_files(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("BIOS disk image", self.bios_image()),
+            ("UEFI disk image", self.uefi_image()),
+            ("hypervisor (bootloader build)", self.hypervisor_bootloader()),
+            ("boot archive", self.boot_archive()),
         ]
     }
 
@@ -120,6 +160,7 @@ pub fn assemble_artifacts(workspace: &Workspace) -> Result<Artifacts> {
         elf::check_elf64(&built)?;
         match binary.placement {
             Placement::Hypervisor => copy(&built, &artifacts.hypervisor())?,
+            Placement::BootloaderHypervisor => copy(&built, &artifacts.hypervisor_bootloader())?,
             Placement::Dom0 => copy(&built, &artifacts.dom0())?,
             Placement::Ramdisk(name) => ramdisk_files.push((name.to_string(), built)),
         }

@@ -18,6 +18,8 @@ pub const PROFILE: &str = "release";
 pub enum Placement {
     /// The hypervisor: the multiboot kernel.
     Hypervisor,
+    /// The hypervisor linked for the `bootloader` crate's disk images.
+    BootloaderHypervisor,
     /// The Dom0 kernel: boot module 1.
     Dom0,
     /// A file inside Dom0's ramdisk at this relative path, such as `boot/domu`.
@@ -43,6 +45,11 @@ pub const BINARIES: &[Binary] = &[
         package: "kernel",
         name: "hospes",
         placement: Placement::Hypervisor,
+    },
+    Binary {
+        package: "kernel",
+        name: "hospes-bootloader",
+        placement: Placement::BootloaderHypervisor,
     },
     Binary {
         package: "dom0",
@@ -112,14 +119,16 @@ impl Workspace {
     pub fn build_command(&self) -> Command {
         let mut command = self.cargo();
         command.args(["build", "--release", "--target", TARGET]);
+        let mut packages: Vec<&str> = Vec::new();
         for binary in BINARIES {
-            command.args(["-p", binary.package]);
+            if !packages.contains(&binary.package) {
+                packages.push(binary.package);
+                command.args(["-p", binary.package]);
+            }
         }
         command
     }
 
-    /// Builds every binary in [`BINARIES`], with cargo's output on this
-    /// process's terminal.
     pub fn build_binaries(&self) -> Result<()> {
         let mut command = self.build_command();
         let status = command.status().map_err(|error| {
@@ -136,6 +145,18 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// Returns the `channel` value of a `rust-toolchain.toml` text.
+pub fn parse_channel(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        if key.trim() != "channel" {
+            return None;
+        }
+        let value = value.trim().trim_matches('"');
+        (!value.is_empty()).then(|| value.to_string())
+    })
 }
 
 #[cfg(test)]

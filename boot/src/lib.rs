@@ -6,7 +6,8 @@
 //! - a GRUB rescue ISO whose `multiboot2` entry loads the hypervisor with Dom0
 //!   and its ramdisk as modules ([`iso`]),
 //! - an ELF32 copy of the hypervisor for QEMU's own multiboot loader ([`elf`]),
-//! - Dom0's ramdisk, a cpio `newc` archive ([`ramdisk`]).
+//! - Dom0's ramdisk, a cpio `newc` archive ([`ramdisk`]),
+//! - BIOS and UEFI disk images made with the `bootloader` crate ([`diskimage`]).
 //!
 //! [`qemu`] builds the QEMU command lines for both boot paths, [`exit`] decodes
 //! how QEMU ended, and [`accel`] chooses between TCG and KVM.
@@ -15,6 +16,7 @@
 pub mod accel;
 pub mod artifacts;
 pub mod cargo;
+pub mod diskimage;
 pub mod elf;
 mod error;
 pub mod exit;
@@ -26,6 +28,7 @@ mod scratch;
 
 pub use accel::{Accel, AccelChoice};
 pub use artifacts::{Artifacts, build_artifacts};
+pub use diskimage::build_disk_images;
 pub use cargo::{BINARIES, Binary, Placement, Workspace};
 pub use error::{Error, Result};
 pub use exit::Outcome;

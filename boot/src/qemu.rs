@@ -1,6 +1,6 @@
-//! QEMU command lines for the two boot paths.
+//! QEMU command lines for the four boot paths.
 //!
-//! Both paths run a headless PC with one CPU, 1 GiB of RAM, the serial port
+//! Every path runs a headless PC with one CPU, 1 GiB of RAM, the serial port
 //! on QEMU's standard input and output, no network device and an
 //! `isa-debug-exit` device (see [`crate::exit`]). QEMU runs in the artifacts
 //! directory and names the images relative to it, because QEMU's option
@@ -9,13 +9,17 @@
 use std::ffi::{OsStr, OsString};
 use std::process::{Command, Stdio};
 
-use crate::artifacts::{DOM0_FILE, HYPERVISOR_ELF32_FILE, ISO_FILE, RAMDISK_FILE};
+use crate::artifacts::{BIOS_IMAGE_FILE, DOM0_FILE, HYPERVISOR_ELF32_FILE, ISO_FILE, RAMDISK_FILE, UEFI_IMAGE_FILE};
 use crate::exit::DEBUG_EXIT_PORT;
 use crate::iso::{DOM0_MODULE_ARGUMENT, HYPERVISOR_COMMAND_LINE, RAMDISK_MODULE_ARGUMENT};
 use crate::{Accel, Artifacts};
 
 /// The QEMU program.
 pub const QEMU: &str = "qemu-system-x86_64";
+
+/// UEFI firmware for `--boot uefi`: OVMF as Debian's `ovmf` package installs
+/// it, code and variable store in one file for `-bios`.
+pub const OVMF_FIRMWARE: &str = "/usr/share/ovmf/OVMF.fd";
 
 /// Guest RAM in MiB (`-m`).
 pub const MEMORY_MIB: u64 = 1024;
@@ -29,6 +33,10 @@ pub enum BootPath {
     /// QEMU's own multiboot loader (`-kernel`) loads the ELF32 copy of the
     /// hypervisor through Multiboot1. Faster, and needs no GRUB.
     Direct,
+    /// SeaBIOS boots the `bootloader` crate's BIOS disk image.
+    Bios,
+    /// OVMF boots the `bootloader` crate's UEFI disk image.
+    Uefi,
 }
 
 impl BootPath {
@@ -37,6 +45,23 @@ impl BootPath {
         match self {
             BootPath::GrubIso => "grub-iso",
             BootPath::Direct => "direct",
+            BootPath::Bios => "bios",
+            BootPath::Uefi => "uefi",
+        }
+    }
+}
+
+impl std::str::FromStr for BootPath {
+    type Err = crate::Error;
+
+    /// Parses the names `--boot` takes: grub, direct, bios, uefi.
+    fn from_str(name: &str) -> crate::Result<BootPath> {
+        match name {
+            "grub" | "grub-iso" => Ok(BootPath::GrubIso),
+            "direct" => Ok(BootPath::Direct),
+            "bios" => Ok(BootPath::Bios),
+            "uefi" => Ok(BootPath::Uefi),
+            other => Err(crate::Error::new(format!("unknown boot path '{other}': use grub, direct, bios or uefi"))),
         }
     }
 }
@@ -118,6 +143,14 @@ impl QemuConfig<'_> {
                     .map(OsString::from),
                 );
             }
+            // `snapshot=on` keeps the image unchanged and lets several
+            // machines boot the same file at once.
+            BootPath::Bios => {
+                arguments.extend(["-drive", &disk_drive(BIOS_IMAGE_FILE)].map(OsString::from));
+            }
+            BootPath::Uefi => {
+                arguments.extend(["-bios", OVMF_FIRMWARE, "-drive", &disk_drive(UEFI_IMAGE_FILE)].map(OsString::from));
+            }
         }
         arguments
     }
@@ -144,6 +177,10 @@ impl QemuConfig<'_> {
         }
         command
     }
+}
+
+fn disk_drive(file: &str) -> String {
+    format!("format=raw,file={file},snapshot=on")
 }
 
 /// Returns `command` as a shell-like line for messages: `(cd DIR && PROGRAM
@@ -235,6 +272,28 @@ mod tests {
                 "console=com1"
             ]
         );
+    }
+
+    #[test]
+    fn disk_image_arguments() {
+        let artifacts = artifacts();
+        let line = argument_line(&config(&artifacts, BootPath::Bios, Accel::Tcg));
+        assert_eq!(line, format!("{COMMON} -accel tcg -drive format=raw,file=hospes-bios.img,snapshot=on"));
+        let line = argument_line(&config(&artifacts, BootPath::Uefi, Accel::Tcg));
+        assert_eq!(
+            line,
+            format!("{COMMON} -accel tcg -bios /usr/share/ovmf/OVMF.fd -drive format=raw,file=hospes-uefi.img,snapshot=on")
+        );
+    }
+
+    #[test]
+    fn boot_path_names_round_trip() {
+        for path in [BootPath::GrubIso, BootPath::Direct, BootPath::Bios, BootPath::Uefi] {
+            assert_eq!(path.name().parse::<BootPath>().expect("known name"), path);
+        }
+        assert_eq!("grub".parse::<BootPath>().expect("grub"), BootPath::GrubIso);
+        let error = "pxe".parse::<BootPath>().expect_err("unknown");
+        assert!(error.message().contains("grub, direct, bios or uefi"), "{error}");
     }
 
     #[test]

@@ -90,11 +90,11 @@ pub fn artifacts() -> Result<&'static Artifacts, Error> {
             Some(dir) if !dir.is_empty() => Ok(Artifacts::in_dir(workspace.root.join(dir))),
             _ => {
                 eprintln!("{ARTIFACTS_ENV} is unset; building the boot images");
-                boot::build_artifacts(&workspace).map_err(|error| {
-                    format!(
-                        "{error}\n(the tests build the images because {ARTIFACTS_ENV} is unset)"
-                    )
-                })
+                boot::build_artifacts(&workspace)
+                    .and_then(|artifacts| boot::build_disk_images(&workspace, &artifacts).map(|()| artifacts))
+                    .map_err(|error| {
+                        format!("{error}\n(the tests build the images because {ARTIFACTS_ENV} is unset)")
+                    })
             }
         }
     });

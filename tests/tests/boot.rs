@@ -1,8 +1,10 @@
-//! Boots Hospes in QEMU on each boot path and drives Dom0's console through
-//! one session: boot stages, `xl info`, an unknown command, `selftest trap`,
-//! `xl dmesg` and `poweroff`. One machine per path runs the whole sequence
-//! in order, because each boot costs seconds under TCG. A third machine
-//! checks the exit status after Dom0 crashes.
+//! Boots Hospes in QEMU on each boot path (GRUB ISO, QEMU's multiboot
+//! loader, the `bootloader` crate's BIOS and UEFI disk images) and drives
+//! Dom0's console through one session: boot stages, the loader the
+//! hypervisor saw, `xl info`, an unknown command, `selftest trap`, `xl dmesg`
+//! and `poweroff`. One machine per path runs the whole sequence in order,
+//! because each boot costs seconds under TCG. Another machine checks the
+//! exit status after Dom0 crashes.
 
 use boot::{BootPath, Outcome};
 use tests::{BOOT_TIMEOUT, EXIT_TIMEOUT, Error, Machine, PROMPT, lines};
@@ -22,12 +24,22 @@ const BOOT_STAGES: [&str; 6] = [
 
 #[test]
 fn grub_iso_console_session() -> Result<(), Error> {
-    console_session("grub-iso", BootPath::GrubIso)
+    console_session("grub-iso", BootPath::GrubIso, "Multiboot2")
 }
 
 #[test]
 fn direct_boot_console_session() -> Result<(), Error> {
-    console_session("direct", BootPath::Direct)
+    console_session("direct", BootPath::Direct, "Multiboot1")
+}
+
+#[test]
+fn bios_disk_image_console_session() -> Result<(), Error> {
+    console_session("bios", BootPath::Bios, "Bootloader")
+}
+
+#[test]
+fn uefi_disk_image_console_session() -> Result<(), Error> {
+    console_session("uefi", BootPath::Uefi, "Bootloader")
 }
 
 /// A Dom0 fault with no handler registered makes the hypervisor stop the
@@ -41,11 +53,12 @@ fn direct_dom0_crash_exit_status() -> Result<(), Error> {
     Ok(())
 }
 
-fn console_session(name: &str, boot_path: BootPath) -> Result<(), Error> {
+fn console_session(name: &str, boot_path: BootPath, loader: &str) -> Result<(), Error> {
     let mut machine = Machine::boot(name, boot_path)?;
 
     let boot_output = machine.expect(PROMPT, BOOT_TIMEOUT)?;
     check_boot_stages(&boot_output);
+    check_loader(&boot_output, loader);
 
     let info = machine.run("xl info")?;
     check_xl_info(&info);
@@ -74,6 +87,19 @@ fn console_session(name: &str, boot_path: BootPath) -> Result<(), Error> {
         return Err(machine.error(&format!("after poweroff, QEMU exited with {outcome}")));
     }
     Ok(())
+}
+
+/// Checks that the memory line names `loader`, the Dom0 kernel and its
+/// ramdisk arrived as two modules, and the command line came through (QEMU's
+/// multiboot loader puts the kernel's file name in front of it).
+fn check_loader(boot_output: &str, loader: &str) {
+    let line = lines(boot_output)
+        .into_iter()
+        .find(|line| line.contains("boot: memory:") && line.contains("usable"))
+        .unwrap_or_else(|| panic!("no \"boot: memory\" line:\n{boot_output}"));
+    assert!(line.contains(&format!("loader {loader},")), "the memory line does not name loader {loader}: {line}");
+    assert!(line.contains(" 2 modules,"), "the memory line does not count 2 modules: {line}");
+    assert!(line.contains("console=com1'"), "the memory line lacks the command line: {line}");
 }
 
 /// Checks that each boot stage has a hypervisor log line, in boot order.

@@ -7,8 +7,10 @@ Usage: cargo xtask COMMAND [OPTIONS]
 
 Commands:
   build                            Build the hypervisor, Dom0 and the boot images
-                                   into target/hospes/ and print their paths.
-  run [--direct] [--accel ACCEL]   Build, then boot in QEMU with the serial console
+                                   (GRUB ISO, BIOS and UEFI disk images) into
+                                   target/hospes/ and print their paths.
+  run [--boot PATH] [--accel ACCEL]
+                                   Build, then boot in QEMU with the serial console
                                    on this terminal. Type `poweroff` at dom0> to stop.
   test [--accel ACCEL]             Run the host unit tests, build the images once,
                                    then run the QEMU integration tests.
@@ -20,7 +22,12 @@ Commands:
                                    commands that install what is missing.
 
 Options:
-  --direct         Boot with QEMU's -kernel multiboot loader instead of the GRUB ISO.
+  --boot PATH      run: how the machine boots. grub (default): SeaBIOS boots the
+                   GRUB ISO, which loads Hospes through Multiboot2. direct: QEMU's
+                   -kernel loader, Multiboot1, no GRUB. bios: SeaBIOS boots the
+                   bootloader crate's BIOS disk image. uefi: OVMF boots its UEFI
+                   disk image.
+  --direct         Same as --boot direct.
   --accel ACCEL    QEMU accelerator: tcg or kvm. Default: kvm when the host has
                    hardware KVM (kvm_intel or kvm_amd loaded), else tcg.
   --filter NAME    bench: run only the benchmarks whose name contains NAME.
@@ -57,7 +64,7 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
         return Ok(Task::Help);
     };
 
-    let mut direct = false;
+    let mut boot_path = None;
     let mut accel = None;
     let mut filter = None;
     let mut rounds = None;
@@ -65,7 +72,11 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
     let mut options = options.iter();
     while let Some(option) = options.next() {
         match option.as_str() {
-            "--direct" => direct = true,
+            "--direct" => boot_path = Some(BootPath::Direct),
+            "--boot" => {
+                let value = options.next().ok_or("--boot needs a path: grub, direct, bios or uefi")?;
+                boot_path = Some(value.parse::<BootPath>().map_err(|error| error.to_string())?);
+            }
             "--quick" if command == "bench" => quick = true,
             "--filter" if command == "bench" => {
                 filter = Some(options.next().ok_or("--filter needs a benchmark name")?.clone());
@@ -103,7 +114,7 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
     match command.as_str() {
         "help" | "--help" | "-h" => Ok(Task::Help),
         "build" | "doctor" => {
-            reject("--direct", direct)?;
+            reject("--direct or --boot", boot_path.is_some())?;
             reject("--accel", accel.is_some())?;
             Ok(if command == "build" {
                 Task::Build
@@ -111,20 +122,13 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
                 Task::Doctor
             })
         }
-        "run" => Ok(Task::Run {
-            boot_path: if direct {
-                BootPath::Direct
-            } else {
-                BootPath::GrubIso
-            },
-            accel,
-        }),
+        "run" => Ok(Task::Run { boot_path: boot_path.unwrap_or(BootPath::GrubIso), accel }),
         "test" => {
-            reject("--direct", direct)?;
+            reject("--direct or --boot", boot_path.is_some())?;
             Ok(Task::Test { accel })
         }
         "bench" => {
-            reject("--direct", direct)?;
+            reject("--direct or --boot", boot_path.is_some())?;
             reject("--accel", accel.is_some())?;
             let default = if quick { QUICK_ROUNDS } else { DEFAULT_ROUNDS };
             Ok(Task::Bench(crate::bench::Options { filter, rounds: rounds.unwrap_or(default), quick }))
@@ -161,6 +165,18 @@ mod tests {
         });
         assert_eq!(parse_line("run --direct --accel kvm"), expected);
         assert_eq!(parse_line("run --accel=kvm --direct"), expected);
+        assert_eq!(parse_line("run --boot direct --accel kvm"), expected);
+    }
+
+    #[test]
+    fn run_takes_boot_paths() {
+        for (name, boot_path) in [("grub", BootPath::GrubIso), ("bios", BootPath::Bios), ("uefi", BootPath::Uefi)] {
+            assert_eq!(parse_line(&format!("run --boot {name}")), Ok(Task::Run { boot_path, accel: None }));
+        }
+        let error = parse_line("run --boot floppy").expect_err("unknown path");
+        assert!(error.contains("grub, direct, bios or uefi"), "{error}");
+        assert!(parse_line("run --boot").is_err());
+        assert!(parse_line("test --boot uefi").is_err());
     }
 
     #[test]
@@ -203,8 +219,8 @@ mod tests {
             ("run --accel", "--accel needs a value"),
             ("run --accel hvf", "invalid accelerator 'hvf'"),
             ("run --fast", "unknown option '--fast'"),
-            ("build --direct", "`build` does not take --direct"),
-            ("test --direct", "`test` does not take --direct"),
+            ("build --direct", "`build` does not take --direct or --boot"),
+            ("test --direct", "`test` does not take --direct or --boot"),
             ("doctor --accel kvm", "`doctor` does not take --accel"),
         ];
         for (line, expected) in cases {

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use boot::{Accel, AccelChoice, Artifacts, BootPath, Console, Outcome, QemuConfig, Workspace};
 
 use crate::args::Task;
+use crate::prereq::Needs;
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
@@ -32,10 +33,10 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Task::Doctor => Ok(doctor(&workspace)),
-        Task::Build => build(&workspace).map(|_| ExitCode::SUCCESS),
+        Task::Build => build(&workspace, Needs::All).map(|_| ExitCode::SUCCESS),
         Task::Run { boot_path, accel } => run(&workspace, boot_path, accel),
         Task::Test { accel } => test::run_all(&workspace, accel),
-        Task::Bench(options) => build(&workspace).and_then(|artifacts| bench::run(&workspace, &artifacts, &options)),
+        Task::Bench(options) => build(&workspace, Needs::Multiboot).and_then(|artifacts| bench::run(&workspace, &artifacts, &options)),
     };
     match result {
         Ok(code) => code,
@@ -68,10 +69,14 @@ fn doctor(workspace: &Workspace) -> ExitCode {
 
     println!("\nTo install what is missing:");
     let mut manual = Vec::new();
-    let mut rustup = false;
+    let mut rustup_dirs: Vec<&Path> = Vec::new();
     for check in &missing {
         match &check.fix {
-            prereq::Fix::Rustup => rustup = true,
+            prereq::Fix::Rustup(dir) => {
+                if !rustup_dirs.contains(&dir.as_path()) {
+                    rustup_dirs.push(dir);
+                }
+            }
             prereq::Fix::Manual(text) => manual.push(format!("{}: {text}", check.name)),
             prereq::Fix::Apt(_) => {}
         }
@@ -79,8 +84,8 @@ fn doctor(workspace: &Workspace) -> ExitCode {
     for line in manual {
         println!("  {line}");
     }
-    if rustup {
-        println!("  {}", prereq::rustup_line(workspace));
+    for dir in rustup_dirs {
+        println!("  {}", prereq::rustup_line(dir));
     }
     let packages = prereq::missing_packages(&checks);
     if !packages.is_empty() {
@@ -105,15 +110,21 @@ fn qemu_version() -> Option<String> {
     text.lines().next().map(str::to_string)
 }
 
-/// Installs missing prerequisites, builds the binaries and the boot images,
-/// and prints their paths.
-fn build(workspace: &Workspace) -> Result<Artifacts, String> {
-    prereq::ensure(workspace)?;
+/// Installs missing prerequisites, builds the binaries and the boot images
+/// (with `Needs::All`, the `bootloader` disk images too), and prints their paths.
+fn build(workspace: &Workspace, needs: Needs) -> Result<Artifacts, String> {
+    prereq::ensure(workspace, needs)?;
     eprintln!("xtask: building {}", render(&workspace.build_command()));
     let artifacts = boot::build_artifacts(workspace).map_err(|error| error.to_string())?;
+    let mut files = artifacts.all_files();
+    if needs == Needs::All {
+        eprintln!("xtask: building the BIOS and UEFI disk images with the bootloader crate");
+        boot::build_disk_images(workspace, &artifacts).map_err(|error| error.to_string())?;
+        files.extend(artifacts.disk_image_files());
+    }
     eprintln!("xtask: boot images in {}:", artifacts.dir.display());
-    for (description, path) in artifacts.all_files() {
-        eprintln!("  {description:<20} {}", relative(workspace, &path));
+    for (description, path) in files {
+        eprintln!("  {description:<30} {}", relative(workspace, &path));
     }
     Ok(artifacts)
 }
@@ -125,7 +136,11 @@ fn run(
     boot_path: BootPath,
     accel: Option<Accel>,
 ) -> Result<ExitCode, String> {
-    let artifacts = build(workspace)?;
+    let needs = match boot_path {
+        BootPath::Bios | BootPath::Uefi => Needs::All,
+        BootPath::GrubIso | BootPath::Direct => Needs::Multiboot,
+    };
+    let artifacts = build(workspace, needs)?;
     artifacts
         .check(boot_path)
         .map_err(|error| error.to_string())?;

@@ -28,7 +28,7 @@ struct HostTool {
     purpose: &'static str,
 }
 
-const HOST_TOOLS: [HostTool; 5] = [
+const HOST_TOOLS: [HostTool; 6] = [
     HostTool {
         name: "qemu-system-x86_64",
         package: "qemu-system-x86",
@@ -54,14 +54,37 @@ const HOST_TOOLS: [HostTool; 5] = [
         package: "mtools",
         purpose: "writes EFI images for grub-mkrescue",
     },
+    HostTool {
+        name: boot::qemu::OVMF_FIRMWARE,
+        package: "ovmf",
+        purpose: "UEFI firmware for `run --boot uefi` and the UEFI test",
+    },
 ];
+
+/// Host tools only the `bootloader` disk images need.
+const DISK_IMAGE_PACKAGES: [&str; 1] = ["ovmf"];
+
+/// Components the disk-image tool's nightly needs: the standard library's
+/// sources for `-Zbuild-std`, and llvm-tools, which the loader's build uses.
+const NIGHTLY_COMPONENTS: [&str; 2] = ["rust-src", LLVM_TOOLS];
+
+/// The set of images the prerequisites are checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// The GRUB ISO and the `--direct` files: the pinned stable toolchain and
+    /// the Debian packages for GRUB and QEMU.
+    Multiboot,
+    /// Those plus the `bootloader` disk images: the pinned nightly with its
+    /// components, and OVMF.
+    All,
+}
 
 /// How to install a missing prerequisite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fix {
-    /// `rustup toolchain install` in the workspace root, which installs what
+    /// `rustup toolchain install` in this directory, which installs what its
     /// rust-toolchain.toml lists.
-    Rustup,
+    Rustup(PathBuf),
     /// This Debian package.
     Apt(&'static str),
     /// Something xtask cannot install. The text is the instruction for the user.
@@ -87,10 +110,51 @@ impl Check {
     }
 }
 
-/// Checks every prerequisite, toolchain first.
+/// Checks every prerequisite, toolchains first.
 pub fn check_all(workspace: &Workspace) -> Vec<Check> {
     let mut checks = check_toolchain(workspace);
-    checks.extend(check_host_tools());
+    checks.extend(check_nightly(workspace));
+    checks.extend(check_host_tools(Needs::All));
+    checks
+}
+
+/// Checks the nightly that builds the disk-image tool and its components.
+pub fn check_nightly(workspace: &Workspace) -> Vec<Check> {
+    let dir = boot::diskimage::tool_dir(workspace);
+    let channel = match toolchain_channel(&dir) {
+        Ok(channel) => channel,
+        Err(message) => {
+            return vec![Check {
+                name: "boot/diskimage/rust-toolchain.toml".to_string(),
+                purpose: "pins the disk-image tool's nightly",
+                found: None,
+                fix: Fix::Manual(message),
+            }];
+        }
+    };
+    let fix = Fix::Rustup(dir.clone());
+    let Some(components) = rustup_list(&dir, &["component", "list", "--installed", "--toolchain", &channel]) else {
+        return vec![Check {
+            name: format!("Rust toolchain {channel}"),
+            purpose: "builds the bootloader crate's stages for the disk images",
+            found: None,
+            fix,
+        }];
+    };
+    let mut checks = vec![Check {
+        name: format!("Rust toolchain {channel}"),
+        purpose: "builds the bootloader crate's stages for the disk images",
+        found: Some("installed".to_string()),
+        fix: fix.clone(),
+    }];
+    for component in NIGHTLY_COMPONENTS {
+        checks.push(Check {
+            name: format!("component {component} ({channel})"),
+            purpose: "needed by the bootloader crate's build",
+            found: components.iter().any(|line| line.starts_with(component)).then(|| "installed".to_string()),
+            fix: fix.clone(),
+        });
+    }
     checks
 }
 
@@ -120,23 +184,18 @@ pub fn check_toolchain(workspace: &Workspace) -> Vec<Check> {
         }];
     }
 
-    let targets = rustup_list(
-        workspace,
-        &["target", "list", "--installed", "--toolchain", &channel],
-    );
+    let root = &workspace.root;
+    let targets = rustup_list(root, &["target", "list", "--installed", "--toolchain", &channel]);
     let Some(targets) = targets else {
         return vec![Check {
             name: format!("Rust toolchain {channel}"),
             purpose: "compiles everything",
             found: None,
-            fix: Fix::Rustup,
+            fix: Fix::Rustup(root.clone()),
         }];
     };
-    let components = rustup_list(
-        workspace,
-        &["component", "list", "--installed", "--toolchain", &channel],
-    )
-    .unwrap_or_default();
+    let components =
+        rustup_list(root, &["component", "list", "--installed", "--toolchain", &channel]).unwrap_or_default();
 
     let target_installed = targets.iter().any(|line| line == TARGET);
     let llvm_tools_installed = components.iter().any(|line| line.starts_with(LLVM_TOOLS));
@@ -145,30 +204,31 @@ pub fn check_toolchain(workspace: &Workspace) -> Vec<Check> {
             name: format!("Rust toolchain {channel}"),
             purpose: "compiles everything",
             found: Some("installed".to_string()),
-            fix: Fix::Rustup,
+            fix: Fix::Rustup(root.clone()),
         },
         Check {
             name: format!("target {TARGET}"),
             purpose: "builds the hypervisor and guests",
             found: target_installed.then(|| "installed".to_string()),
-            fix: Fix::Rustup,
+            fix: Fix::Rustup(root.clone()),
         },
         Check {
             name: format!("component {LLVM_TOOLS}"),
             purpose: "llvm-objcopy makes the ELF32 copy for --direct",
             found: llvm_tools_installed.then(|| "installed".to_string()),
-            fix: Fix::Rustup,
+            fix: Fix::Rustup(root.clone()),
         },
     ]
 }
 
-/// Checks QEMU, GRUB, xorriso and mtools.
-pub fn check_host_tools() -> Vec<Check> {
+/// Checks QEMU, GRUB, xorriso and mtools, and OVMF when `needs` is All.
+pub fn check_host_tools(needs: Needs) -> Vec<Check> {
     HOST_TOOLS
         .iter()
+        .filter(|tool| needs == Needs::All || !DISK_IMAGE_PACKAGES.contains(&tool.package))
         .map(|tool| {
             let found = if tool.name.starts_with('/') {
-                Path::new(tool.name).is_dir().then(|| "present".to_string())
+                Path::new(tool.name).exists().then(|| "present".to_string())
             } else {
                 find_in_path(tool.name).map(|path| path.display().to_string())
             };
@@ -209,42 +269,23 @@ pub fn apt_install_line(packages: &[&str], as_root: bool) -> String {
     }
 }
 
-/// Returns the command that installs the toolchain parts, for messages.
-pub fn rustup_line(workspace: &Workspace) -> String {
-    format!(
-        "(cd {} && rustup toolchain install)",
-        workspace.root.display()
-    )
+/// Returns the command that installs the toolchain parts `dir`'s
+/// rust-toolchain.toml lists, for messages.
+pub fn rustup_line(dir: &Path) -> String {
+    format!("(cd {} && rustup toolchain install)", dir.display())
 }
 
-/// Installs what is missing, where xtask can: the toolchain parts through
-/// rustup always, and Debian packages through apt-get when running as root.
-/// Returns an error with the commands to run by hand otherwise.
-pub fn ensure(workspace: &Workspace) -> Result<(), String> {
-    let toolchain = check_toolchain(workspace);
-    if let Some(check) = toolchain.iter().find(|check| check.is_missing()) {
-        if let Fix::Manual(message) = &check.fix {
-            return Err(format!("{} is missing: {message}", check.name));
-        }
-        eprintln!(
-            "xtask: {} is missing; running `{}`",
-            check.name,
-            rustup_line(workspace)
-        );
-        install_toolchain(workspace)?;
-        if let Some(check) = check_toolchain(workspace)
-            .iter()
-            .find(|check| check.is_missing())
-        {
-            return Err(format!(
-                "{} is still missing after `rustup toolchain install`; run `{}` and read its output",
-                check.name,
-                rustup_line(workspace)
-            ));
-        }
+/// Installs what is missing for `needs`, where xtask can: the toolchain
+/// parts through rustup always, and Debian packages through apt-get when
+/// running as root. Returns an error with the commands to run by hand
+/// otherwise.
+pub fn ensure(workspace: &Workspace, needs: Needs) -> Result<(), String> {
+    ensure_toolchain(|| check_toolchain(workspace))?;
+    if needs == Needs::All {
+        ensure_toolchain(|| check_nightly(workspace))?;
     }
 
-    let packages = missing_packages(&check_host_tools());
+    let packages = missing_packages(&check_host_tools(needs));
     if packages.is_empty() {
         return Ok(());
     }
@@ -262,7 +303,7 @@ pub fn ensure(workspace: &Workspace) -> Result<(), String> {
         packages.join(" ")
     );
     install_packages(&packages)?;
-    let still_missing = missing_packages(&check_host_tools());
+    let still_missing = missing_packages(&check_host_tools(needs));
     if !still_missing.is_empty() {
         return Err(format!(
             "Debian packages {} are still missing after apt-get install; read apt-get's output above",
@@ -272,18 +313,38 @@ pub fn ensure(workspace: &Workspace) -> Result<(), String> {
     Ok(())
 }
 
-fn install_toolchain(workspace: &Workspace) -> Result<(), String> {
+/// Runs `rustup toolchain install` in the directory the first missing check
+/// of `checks` names, then checks again.
+fn ensure_toolchain(checks: impl Fn() -> Vec<Check>) -> Result<(), String> {
+    let Some(check) = checks().into_iter().find(Check::is_missing) else {
+        return Ok(());
+    };
+    let dir = match &check.fix {
+        Fix::Rustup(dir) => dir.clone(),
+        Fix::Manual(message) => return Err(format!("{} is missing: {message}", check.name)),
+        Fix::Apt(package) => return Err(format!("{} is missing: install the Debian package {package}", check.name)),
+    };
+    eprintln!("xtask: {} is missing; running `{}`", check.name, rustup_line(&dir));
+    install_toolchain(&dir)?;
+    if let Some(check) = checks().into_iter().find(Check::is_missing) {
+        return Err(format!(
+            "{} is still missing after `rustup toolchain install`; run `{}` and read its output",
+            check.name,
+            rustup_line(&dir)
+        ));
+    }
+    Ok(())
+}
+
+fn install_toolchain(dir: &Path) -> Result<(), String> {
     let status = Command::new("rustup")
         .args(["toolchain", "install"])
-        .current_dir(&workspace.root)
+        .current_dir(dir)
         .env_remove("RUSTUP_TOOLCHAIN")
         .status()
         .map_err(|error| format!("failed to start rustup: {error}"))?;
     if !status.success() {
-        return Err(format!(
-            "`{}` failed ({status}); read rustup's output above",
-            rustup_line(workspace)
-        ));
+        return Err(format!("`{}` failed ({status}); read rustup's output above", rustup_line(dir)));
     }
     Ok(())
 }
@@ -319,7 +380,7 @@ pub fn toolchain_channel(root: &Path) -> Result<String, String> {
     let path = root.join("rust-toolchain.toml");
     let text = fs::read_to_string(&path)
         .map_err(|error| format!("failed to read {}: {error}", path.display()))?;
-    parse_channel(&text).ok_or_else(|| {
+    boot::cargo::parse_channel(&text).ok_or_else(|| {
         format!(
             "{} has no `channel = \"...\"` line; restore it from git",
             path.display()
@@ -327,23 +388,13 @@ pub fn toolchain_channel(root: &Path) -> Result<String, String> {
     })
 }
 
-fn parse_channel(text: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        if key.trim() != "channel" {
-            return None;
-        }
-        let value = value.trim().trim_matches('"');
-        (!value.is_empty()).then(|| value.to_string())
-    })
-}
 
-/// Runs rustup with `arguments` in the workspace root and returns its output
-/// lines, or `None` when it fails (for example, when the toolchain is missing).
-fn rustup_list(workspace: &Workspace, arguments: &[&str]) -> Option<Vec<String>> {
+/// Runs rustup with `arguments` in `dir` and returns its output lines, or
+/// `None` when it fails (for example, when the toolchain is missing).
+fn rustup_list(dir: &Path, arguments: &[&str]) -> Option<Vec<String>> {
     let output = Command::new("rustup")
         .args(arguments)
-        .current_dir(&workspace.root)
+        .current_dir(dir)
         .env_remove("RUSTUP_TOOLCHAIN")
         .output()
         .ok()?;
@@ -390,9 +441,9 @@ mod tests {
     #[test]
     fn parse_channel_reads_pinned_version() {
         let text = "[toolchain]\nchannel = \"1.95.0\"\ntargets = [\"x86_64-unknown-none\"]\n";
-        assert_eq!(parse_channel(text).as_deref(), Some("1.95.0"));
-        assert_eq!(parse_channel("[toolchain]\nprofile = \"minimal\"\n"), None);
-        assert_eq!(parse_channel("channel = \"\"\n"), None);
+        assert_eq!(boot::cargo::parse_channel(text).as_deref(), Some("1.95.0"));
+        assert_eq!(boot::cargo::parse_channel("[toolchain]\nprofile = \"minimal\"\n"), None);
+        assert_eq!(boot::cargo::parse_channel("channel = \"\"\n"), None);
     }
 
     #[test]
@@ -418,7 +469,7 @@ mod tests {
             fix,
         };
         let checks = [
-            check("target", false, Fix::Rustup),
+            check("target", false, Fix::Rustup(PathBuf::from("/src/hospes"))),
             check("qemu-system-x86_64", false, Fix::Apt("qemu-system-x86")),
             check("grub-mkrescue", true, Fix::Apt("grub-common")),
             check("xorriso", false, Fix::Apt("xorriso")),
@@ -450,9 +501,21 @@ mod tests {
                 "grub-common",
                 "grub-pc-bin",
                 "xorriso",
-                "mtools"
+                "mtools",
+                "ovmf"
             ]
         );
+        let multiboot: Vec<String> = check_host_tools(Needs::Multiboot).into_iter().map(|check| check.name).collect();
+        assert!(!multiboot.iter().any(|name| name.contains("OVMF")), "{multiboot:?}");
+        assert!(check_host_tools(Needs::All).iter().any(|check| check.name == boot::qemu::OVMF_FIRMWARE));
+    }
+
+    #[test]
+    fn nightly_checks_name_channel_and_dir() {
+        let workspace = Workspace::locate();
+        let checks = check_nightly(&workspace);
+        assert!(checks[0].name.starts_with("Rust toolchain nightly-"), "{}", checks[0].name);
+        assert_eq!(checks[0].fix, Fix::Rustup(boot::diskimage::tool_dir(&workspace)));
     }
 
     #[test]

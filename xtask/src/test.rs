@@ -36,7 +36,7 @@ struct StepReport {
 /// Runs every test step, prints a summary and returns failure when any
 /// step failed or was skipped.
 pub fn run_all(workspace: &Workspace, accel: Option<Accel>) -> Result<ExitCode, String> {
-    prereq::ensure(workspace)?;
+    prereq::ensure(workspace, prereq::Needs::All)?;
 
     let mut reports = Vec::new();
     let cargo_steps: [(&'static str, &[&str]); 5] = [
@@ -75,6 +75,13 @@ pub fn run_all(workspace: &Workspace, accel: Option<Accel>) -> Result<ExitCode, 
         artifacts = Some(built);
         Ok(())
     }));
+    if let Some(built) = &artifacts {
+        // A failure here fails the BIOS and UEFI boot tests below, which
+        // then name the missing image; the other tests still run.
+        reports.push(run_step("disk images (bootloader crate, BIOS and UEFI)", || {
+            boot::build_disk_images(workspace, built).map_err(|error| error.to_string())
+        }));
+    }
 
     let integration = "QEMU integration tests";
     match &artifacts {
