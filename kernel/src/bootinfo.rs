@@ -337,7 +337,10 @@ pub fn from_multiboot2(info: &multiboot2::BootInformation<'_>) -> Result<BootInf
     if let Some(Ok(cmdline)) = info.command_line_tag().map(|tag| tag.cmdline()) {
         boot.cmdline = FixedString::from_str(cmdline);
     }
-    if let Some(Ok(tag)) = info.framebuffer_tag() {
+    // EGA text mode is not a pixel framebuffer, so it is left out.
+    if let Some(Ok(tag)) = info.framebuffer_tag()
+        && !matches!(tag.buffer_type(), Ok(multiboot2::FramebufferType::Text) | Err(_))
+    {
         boot.framebuffer = Some(Framebuffer {
             address: tag.address(),
             width: tag.width(),
@@ -413,6 +416,17 @@ pub fn from_multiboot1(info: &Multiboot<'_, '_>) -> Result<BootInfo, BootInfoErr
     }
     if let Some(cmdline) = info.command_line() {
         boot.cmdline = FixedString::from_str(cmdline);
+    }
+    if let Some(table) = info.framebuffer_table()
+        && !matches!(table.color_info(), Some(multiboot::information::ColorInfoType::Text) | None)
+    {
+        boot.framebuffer = Some(Framebuffer {
+            address: table.addr,
+            width: table.width,
+            height: table.height,
+            pitch: table.pitch,
+            bits_per_pixel: table.bpp,
+        });
     }
     Ok(boot)
 }
@@ -527,6 +541,20 @@ mod tests {
         assert_eq!(modules[0].cmdline.as_str(), "dom0");
         assert_eq!(modules[1].end, 0x31_0000);
         assert_eq!(boot.cmdline.as_str(), "console=com1 dom0_mem=64");
+    }
+
+    #[test]
+    fn multiboot2_without_modules_or_framebuffer() {
+        use multiboot2::{Builder, MemoryArea, MemoryAreaType, MemoryMapTag};
+        let bytes = Builder::new()
+            .mmap(MemoryMapTag::new(&[MemoryArea::new(0x10_0000, 0x100_0000, MemoryAreaType::Available)]))
+            .build();
+        // SAFETY: as in the test above.
+        let info = unsafe { multiboot2::BootInformation::load(core::ptr::from_ref(&*bytes).cast()) }.expect("valid info");
+        let boot = from_multiboot2(&info).expect("conversion");
+        assert_eq!(boot.modules().count(), 0);
+        assert_eq!(boot.framebuffer, None);
+        assert_eq!(boot.cmdline.as_str(), "");
     }
 
     #[test]
