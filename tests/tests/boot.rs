@@ -80,6 +80,12 @@ fn console_session(name: &str, boot_path: BootPath, loader: &str) -> Result<(), 
         "xl dmesg does not contain the hypervisor's \"boot: dom0 entry\" line:\n{dmesg}"
     );
 
+    // The direct path runs the DomU tests; the disk-image paths, whose
+    // hypervisor runs on loader-chosen frames, check one DomU's life here.
+    if matches!(boot_path, BootPath::Bios | BootPath::Uefi) {
+        check_domu_round_trip(&mut machine)?;
+    }
+
     machine.send("poweroff")?;
     let status = machine.wait_exit(EXIT_TIMEOUT)?;
     let outcome = Outcome::from_status(status);
@@ -100,6 +106,22 @@ fn check_loader(boot_output: &str, loader: &str) {
     assert!(line.contains(&format!("loader {loader},")), "the memory line does not name loader {loader}: {line}");
     assert!(line.contains(" 2 modules,"), "the memory line does not count 2 modules: {line}");
     assert!(line.contains("console=com1'"), "the memory line lacks the command line: {line}");
+}
+
+/// Creates guest1, runs `info` in its console, destroys it, and checks that
+/// free memory is back where it started.
+fn check_domu_round_trip(machine: &mut Machine) -> Result<(), Error> {
+    let before = machine.free_memory()?;
+    machine.create_guest("guest1")?;
+    machine.attach("guest1")?;
+    let info = machine.in_guest("guest1", "info")?;
+    machine.detach()?;
+    assert!(info.contains("name : guest1"), "guest1's info lacks its name:\n{info}");
+    assert!(info.contains("ring : 1"), "guest1 does not run in ring 1:\n{info}");
+    machine.run("xl destroy guest1")?;
+    let after = machine.free_memory()?;
+    assert_eq!(after, before, "free memory (MiB) after destroying guest1");
+    Ok(())
 }
 
 /// Checks that each boot stage has a hypervisor log line, in boot order.
