@@ -54,7 +54,7 @@ fn doctor(workspace: &Workspace) -> ExitCode {
     for check in &checks {
         let state = if check.is_missing() { "MISSING" } else { "ok" };
         let found = check.found.as_deref().unwrap_or("not found");
-        println!("{state:<8} {:<28} {found}  ({})", check.name, check.purpose);
+        println!("{state:<8} {:<42} {found}  ({})", check.name, check.purpose);
     }
     if let Some(version) = qemu_version() {
         println!("qemu:    {version}");
