@@ -354,7 +354,7 @@ impl Platform for HypercallPlatform {
     }
 
     fn selftest_domain(&mut self) -> Vec<(String, bool)> {
-        crate::selftest_domain::run()
+        crate::selftest_domain::run(self.toolstack.window())
     }
 
     fn selftest_crash(&mut self) -> &'static str {

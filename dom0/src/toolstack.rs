@@ -83,7 +83,7 @@ impl Toolstack {
         &mut self.store
     }
 
-    fn window(&mut self) -> Result<&Window, String> {
+    pub fn window(&mut self) -> Result<&Window, String> {
         if self.window.is_none() {
             let window = Window::new().map_err(|errno| format!("xl: cannot set up Dom0's foreign-mapping window: {errno}"))?;
             self.window = Some(window);

@@ -159,12 +159,19 @@ pub struct FrameTable {
     frames: alloc::vec::Vec<FrameInfo>,
     /// The hypervisor's entry in a reserved L4 slot, installed in every validated L4.
     hypervisor_l4_entry: Option<(usize, u64)>,
+    /// Frames of destroyed domains whose last page-table reference went,
+    /// for the owner of the allocator to take with [`take_orphans`](Self::take_orphans).
+    orphans: alloc::vec::Vec<Mfn>,
 }
 
 impl FrameTable {
     /// Creates a table for frames `0..count`, all owned by nobody.
     pub fn new(count: u64) -> Self {
-        FrameTable { frames: alloc::vec![FrameInfo::default(); count as usize], hypervisor_l4_entry: None }
+        FrameTable {
+            frames: alloc::vec![FrameInfo::default(); count as usize],
+            hypervisor_l4_entry: None,
+            orphans: alloc::vec::Vec::new(),
+        }
     }
 
     /// Sets the entry every validated L4 gets in the reserved slot `slot`.
@@ -213,8 +220,10 @@ impl FrameTable {
     }
 
     /// Marks a frame of a destroyed domain that is still referenced as owned
-    /// by nobody, keeping its counts: nobody can map it again, and whoever
-    /// drops the last reference returns it to the allocator.
+    /// by nobody, keeping its counts: nobody can map it again. When the last
+    /// reference goes, [`put_granted`](Self::put_granted) tells its caller,
+    /// and [`put_entry`](Self::put_entry) and [`put_type`](Self::put_type)
+    /// queue the frame for [`take_orphans`](Self::take_orphans).
     pub fn disown(&mut self, mfn: Mfn) {
         if let Some(slot) = self.frames.get_mut(mfn as usize) {
             slot.owner = DOMID_INVALID;
@@ -361,6 +370,24 @@ impl FrameTable {
                 self.put_entry(memory, level, entry);
             }
         }
+        self.queue_if_orphaned(mfn);
+    }
+
+    /// Queues `mfn` for [`take_orphans`](Self::take_orphans) when it has no
+    /// owner ([`disown`](Self::disown)) and no reference of any kind is left.
+    fn queue_if_orphaned(&mut self, mfn: Mfn) {
+        let Some(info) = self.get(mfn) else { return };
+        let unreferenced = info.ref_count == 0 && (info.type_count == 0 || info.kind.is_hypervisor_shared());
+        if info.owner == DOMID_INVALID && unreferenced && !self.orphans.contains(&mfn) {
+            self.orphans.push(mfn);
+        }
+    }
+
+    /// Returns the frames queued since the last call: frames of destroyed
+    /// domains that nothing references any more. The caller gives each back
+    /// to the allocator unless it is already free.
+    pub fn take_orphans(&mut self) -> alloc::vec::Vec<Mfn> {
+        core::mem::take(&mut self.orphans)
     }
 
     /// Validates every entry of table `mfn` at `level`, taking the references
@@ -438,6 +465,7 @@ impl FrameTable {
         if level > 1 || entry & WRITABLE != 0 {
             self.put_type(memory, target);
         }
+        self.queue_if_orphaned(target);
     }
 
     /// Replaces entry `index` of the validated table `table` with `new`, for
@@ -613,6 +641,38 @@ mod tests {
         assert_eq!(table.update_entry(&mut memory, 4, 3, entry(99, RO), 1, None), Err(FrameError::OutOfRange));
         assert_eq!(table.update_entry(&mut memory, 4, 3, entry(41, RO), 1, Some(2)), Ok(()));
         assert_eq!(table.get(41).unwrap().ref_count, 1);
+    }
+
+    #[test]
+    fn foreign_mapping_of_destroyed_domain_queues_orphan() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        // Domain 1 maps frame 41 of domain 2 read-only and frame 42 writable.
+        table.update_entry(&mut memory, 4, 3, entry(41, RO), 1, Some(2)).expect("foreign read-only");
+        table.update_entry(&mut memory, 4, 6, entry(42, RW), 1, Some(2)).expect("foreign writable");
+        // Domain 2 is destroyed while both stay mapped: they are disowned, not freed.
+        table.disown(41);
+        table.disown(42);
+        assert!(table.take_orphans().is_empty());
+
+        table.update_entry(&mut memory, 4, 3, 0, 1, None).expect("unmap 41");
+        assert_eq!(table.take_orphans(), [41]);
+        table.update_entry(&mut memory, 4, 6, 0, 1, None).expect("unmap 42");
+        assert_eq!(table.take_orphans(), [42]);
+        assert_eq!(table.get(42).unwrap().type_count, 0);
+        assert!(table.take_orphans().is_empty());
+    }
+
+    #[test]
+    fn unmapping_an_owned_frame_queues_nothing() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        table.update_entry(&mut memory, 4, 3, entry(41, RO), 1, Some(2)).expect("foreign read-only");
+        table.update_entry(&mut memory, 4, 3, 0, 1, None).expect("unmap 41");
+        table.unpin(&mut memory, 1, 1).expect("pinned");
+        assert!(table.take_orphans().is_empty());
     }
 
     #[test]

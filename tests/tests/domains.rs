@@ -18,6 +18,7 @@ fn selftest_domain_lifecycle() -> Result<(), Error> {
     let failures: Vec<&str> = lines(&output).into_iter().filter(|line| line.ends_with(": FAIL")).collect();
     assert!(failures.is_empty(), "selftest domain failures: {failures:?}");
     assert!(output.contains("20 create/populate/destroy cycles leak no frame: PASS"), "{output}");
+    assert!(output.contains("a frame still mapped at destroy returns when Dom0 unmaps it: PASS"), "{output}");
     assert!(output.contains("destroy of Dom0 gives EINVAL: PASS"), "{output}");
     assert!(output.contains("the hypervisor records why unpause failed: PASS"), "{output}");
     assert!(output.contains(", 0 failed"), "{output}");

@@ -83,6 +83,26 @@ fn reserve_image(frames: &mut FrameAllocator<'static>) {
 }
 
 impl Memory {
+    /// Frees the frames the frame table queued as orphaned, skipping any that
+    /// another path (a grant unmap) already gave back.
+    fn reclaim_orphans(&mut self) {
+        let orphans = self.table.take_orphans();
+        let mut returned = 0;
+        for mfn in orphans {
+            let still_orphaned = self.table.get(mfn).is_some_and(|info| {
+                info.owner == hypercalls::DOMID_INVALID && info.ref_count == 0
+            });
+            if still_orphaned && !self.frames.is_free(mfn) {
+                self.table.release(mfn);
+                self.frames.free(mfn);
+                returned += 1;
+            }
+        }
+        if returned > 0 {
+            log::info!("memory: {returned} frames of destroyed domains returned after their last mapping went");
+        }
+    }
+
     /// Takes a frame, zeroes it and records it as the hypervisor's.
     pub fn allocate_hypervisor_frame(&mut self) -> Option<Mfn> {
         let mfn = self.frames.allocate()?;
@@ -92,11 +112,15 @@ impl Memory {
     }
 }
 
-/// Runs `f` with the memory state. Panics if [`init`] has not run, which
-/// only hypervisor code before boot could cause.
+/// Runs `f` with the memory state, then returns to the allocator the frames
+/// of destroyed domains that `f` dropped the last reference to. Panics if
+/// [`init`] has not run, which only hypervisor code before boot could cause.
 pub fn with<R>(f: impl FnOnce(&mut Memory) -> R) -> R {
     let mut guard = MEMORY.lock();
-    f(guard.as_mut().expect("memory is initialised during boot"))
+    let memory = guard.as_mut().expect("memory is initialised during boot");
+    let result = f(memory);
+    memory.reclaim_orphans();
+    result
 }
 
 /// Returns a pointer to the start of a frame through the identity map.

@@ -184,8 +184,8 @@ pub fn destroy(hypervisor: &mut Hypervisor, target: DomId) -> Result<(), Errno> 
     super::grant::release_domain_grants(hypervisor, &mut domain);
     let (freed, kept) = release_memory(&domain);
     if kept > 0 {
-        // Grant mappings return such frames when they go. NOTE: frames that
-        // Dom0 maps with a foreign mmu_update are never reclaimed.
+        // Such frames return to the allocator when the last grant unmap or
+        // page-table entry that references them goes (`memory::with`).
         warn!("d{target}: {kept} frames are still mapped by other domains; they stay allocated until unmapped");
     }
     info!("d{target}: destroyed, {freed} frames returned");
