@@ -5,8 +5,9 @@
 //! array it could not read, an unknown command).
 
 use hypercalls::grant::{
-    GNTTABOP_COPY, GNTTABOP_MAP_GRANT_REF, GNTTABOP_QUERY_SIZE, GNTTABOP_SETUP_TABLE, GNTTABOP_UNMAP_GRANT_REF, GrantCopy,
-    GrantHandle, GrantRef, MapGrantRef, QuerySize, SetupTable, UnmapGrantRef,
+    GNTTABOP_COPY, GNTTABOP_MAP_GRANT_REF, GNTTABOP_QUERY_SIZE, GNTTABOP_SETUP_TABLE, GNTTABOP_UNMAP_AND_REPLACE,
+    GNTTABOP_UNMAP_GRANT_REF, GrantCopy, GrantHandle, GrantRef, MapGrantRef, QuerySize, SetupTable, UnmapAndReplace,
+    UnmapGrantRef,
 };
 use hypercalls::{DomId, Errno, Hypercall};
 
@@ -47,6 +48,14 @@ pub fn map(host_addr: u64, flags: u32, gref: GrantRef, dom: DomId) -> Result<Map
 pub fn unmap(host_addr: u64, handle: GrantHandle) -> Result<UnmapGrantRef, Errno> {
     let mut op = UnmapGrantRef { host_addr, handle, ..Default::default() };
     grant_table_op(GNTTABOP_UNMAP_GRANT_REF, core::slice::from_mut(&mut op))?;
+    Ok(op)
+}
+
+/// Removes the grant mapping `handle` made at `host_addr`, moving the entry
+/// that maps `new_addr` into its place (`GNTTABOP_unmap_and_replace`).
+pub fn unmap_and_replace(host_addr: u64, new_addr: u64, handle: GrantHandle) -> Result<UnmapAndReplace, Errno> {
+    let mut op = UnmapAndReplace { host_addr, new_addr, handle, ..Default::default() };
+    grant_table_op(GNTTABOP_UNMAP_AND_REPLACE, core::slice::from_mut(&mut op))?;
     Ok(op)
 }
 

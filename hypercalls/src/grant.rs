@@ -153,6 +153,22 @@ pub struct UnmapGrantRef {
     pub _pad: u16,
 }
 
+/// `gnttab_unmap_and_replace`: removes the grant mapping at `host_addr`
+/// and moves the entry that maps `new_addr` there, leaving `new_addr`
+/// unmapped. A zero `new_addr` makes it a plain unmap.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct UnmapAndReplace {
+    /// IN: the address the grant mapping was made at.
+    pub host_addr: u64,
+    /// IN: the address whose entry replaces the grant mapping.
+    pub new_addr: u64,
+    pub handle: GrantHandle,
+    /// OUT: `GNTST_*`.
+    pub status: i16,
+    pub _pad: u16,
+}
+
 /// `gnttab_setup_table`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
@@ -230,6 +246,10 @@ const _: () = {
     assert!(offset_of!(UnmapGrantRef, dev_bus_addr) == 8);
     assert!(offset_of!(UnmapGrantRef, handle) == 16);
     assert!(offset_of!(UnmapGrantRef, status) == 20);
+    assert!(size_of::<UnmapAndReplace>() == 24);
+    assert!(offset_of!(UnmapAndReplace, new_addr) == 8);
+    assert!(offset_of!(UnmapAndReplace, handle) == 16);
+    assert!(offset_of!(UnmapAndReplace, status) == 20);
 
     assert!(size_of::<SetupTable>() == 24);
     assert!(offset_of!(SetupTable, nr_frames) == 4);

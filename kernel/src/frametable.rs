@@ -501,6 +501,38 @@ impl FrameTable {
         Ok(())
     }
 
+    /// Moves entry `from` (an L1 frame and index) over entry `to` and clears
+    /// `from`, for `caller`, who must own both L1 tables. The moved entry
+    /// keeps the references it holds, because it was validated in one of
+    /// the caller's L1 tables and stays in one; the references of the entry
+    /// it overwrites are dropped.
+    pub fn move_l1_entry(
+        &mut self,
+        memory: &mut dyn TableMemory,
+        from: (Mfn, usize),
+        to: (Mfn, usize),
+        caller: DomId,
+    ) -> Result<(), FrameError> {
+        for (table, index) in [from, to] {
+            let info = self.get(table).ok_or(FrameError::OutOfRange)?;
+            if info.owner != caller {
+                return Err(FrameError::NotOwned);
+            }
+            if info.kind != FrameType::PageTable(1) || info.type_count == 0 || index >= 512 {
+                return Err(FrameError::NotPageTable);
+            }
+        }
+        if from == to {
+            return Err(FrameError::BadLevel);
+        }
+        let moved = memory.read_entry(from.0, from.1);
+        let replaced = memory.read_entry(to.0, to.1);
+        memory.write_entry(to.0, to.1, moved);
+        memory.write_entry(from.0, from.1, 0);
+        self.put_entry(memory, 1, replaced);
+        Ok(())
+    }
+
     /// Pins `mfn` as a page table of `level` for its owner `caller`.
     pub fn pin(&mut self, memory: &mut dyn TableMemory, mfn: Mfn, level: u8, caller: DomId) -> Result<(), FrameError> {
         let info = self.get(mfn).ok_or(FrameError::OutOfRange)?;
@@ -673,6 +705,28 @@ mod tests {
         table.update_entry(&mut memory, 4, 3, 0, 1, None).expect("unmap 41");
         table.unpin(&mut memory, 1, 1).expect("pinned");
         assert!(table.take_orphans().is_empty());
+    }
+
+    #[test]
+    fn moved_l1_entry_keeps_its_references() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        table.update_entry(&mut memory, 4, 3, entry(20, RW), 1, None).expect("map 20 writable");
+        table.update_entry(&mut memory, 4, 5, entry(41, RO), 1, Some(2)).expect("map 41 of domain 2");
+
+        // Move 41's entry over 20's: 20 loses its only mapping, 41 keeps one.
+        table.move_l1_entry(&mut memory, (4, 5), (4, 3), 1).expect("move");
+        assert_eq!(memory.read_entry(4, 3), entry(41, RO));
+        assert_eq!(memory.read_entry(4, 5), 0);
+        assert_eq!(table.get(41).unwrap().ref_count, 1);
+        let twenty = table.get(20).unwrap();
+        assert_eq!((twenty.ref_count, twenty.type_count, twenty.kind), (0, 0, FrameType::Plain));
+
+        assert_eq!(table.move_l1_entry(&mut memory, (4, 3), (4, 3), 1), Err(FrameError::BadLevel));
+        assert_eq!(table.move_l1_entry(&mut memory, (4, 3), (3, 1), 1), Err(FrameError::NotPageTable));
+        assert_eq!(table.move_l1_entry(&mut memory, (4, 3), (4, 7), 2), Err(FrameError::NotOwned));
+        assert_eq!(memory.read_entry(4, 3), entry(41, RO));
     }
 
     #[test]

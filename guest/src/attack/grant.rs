@@ -49,6 +49,14 @@ static mut SHUFFLED: Page = Page([0; 4096]);
 /// The page given back with `decrease_reservation`. Once released it is
 /// unmapped and must not be touched again.
 static mut RELEASED: Page = Page([0; 4096]);
+/// The two frames of the unmap-and-replace case: the first is granted
+/// writable, the second read-only.
+static mut REPLACE_FIRST: Page = Page([0; 4096]);
+static mut REPLACE_SECOND: Page = Page([0; 4096]);
+/// The addresses the unmap-and-replace case maps those grants at; their
+/// own frames are mapped back at the end.
+static mut REPLACE_AT_FIRST: Page = Page([0; 4096]);
+static mut REPLACE_AT_SECOND: Page = Page([0; 4096]);
 
 /// References the cases use. Xen reserves refs 0-7 for the toolstack.
 const READ_ONLY_REF: GrantRef = 8;
@@ -57,6 +65,11 @@ const FOR_DOM0_REF: GrantRef = 10;
 const INVALID_REF: GrantRef = 11;
 const SHUFFLED_REF: GrantRef = 12;
 const RELEASED_REF: GrantRef = 13;
+const REPLACE_FIRST_REF: GrantRef = 14;
+const REPLACE_SECOND_REF: GrantRef = 15;
+
+/// Present, accessed: a read-only PTE.
+const READ_ONLY_PTE: u64 = 0x21;
 
 /// Present, writable, accessed, dirty.
 const WRITABLE_PTE: u64 = 0x63;
@@ -330,6 +343,66 @@ fn map_unmap_then_pin_as_l1() -> Result<(), String> {
     expect_pin_rejected(frame)
 }
 
+/// XTF xsa-234 with `GNTTABOP_unmap_and_replace`: the first frame, mapped
+/// read-only at its own address, is granted writable and mapped at
+/// REPLACE_AT_FIRST; the second is granted read-only and mapped at
+/// REPLACE_AT_SECOND. Replacing the second mapping with the first moves the
+/// first frame's writable entry to REPLACE_AT_SECOND. After the guest
+/// re-points REPLACE_AT_FIRST at the first frame read-only, the first
+/// handle's unmap must fail (the PTE there is no longer the grant mapping),
+/// and the first frame, still writable at REPLACE_AT_SECOND, must not
+/// become an L1. The first grant stays pinned; domain destruction frees it.
+fn unmap_and_replace_then_pin_as_l1() -> Result<(), String> {
+    let domid = own_domid()?;
+    let first = frame_of(&raw const REPLACE_FIRST);
+    let second = frame_of(&raw const REPLACE_SECOND);
+    let at_first = address_of(&raw const REPLACE_AT_FIRST);
+    let at_second = address_of(&raw const REPLACE_AT_SECOND);
+    // SAFETY: REPLACE_FIRST is this image's page, mapped writable until the
+    // update below.
+    unsafe { (&raw mut REPLACE_FIRST).cast::<u8>().write_volatile(0xA5) };
+    hypercall::update_va_mapping(address_of(&raw const REPLACE_FIRST), first << 12 | READ_ONLY_PTE)
+        .map_err(|errno| format!("remapping the first frame read-only failed: {errno}"))?;
+    write_grant(REPLACE_FIRST_REF, domid, first, GTF_PERMIT_ACCESS);
+    write_grant(REPLACE_SECOND_REF, domid, second, GTF_PERMIT_ACCESS | GTF_READONLY);
+
+    let mapped_first = grant::map(at_first, GNTMAP_HOST_MAP, REPLACE_FIRST_REF, domid)
+        .map_err(|errno| format!("grant_table_op(map_grant_ref) returned {errno}, expected 0"))?;
+    expect_status("writable map of the first frame", mapped_first.status, GNTST_OKAY)?;
+    let mapped_second = grant::map(at_second, GNTMAP_HOST_MAP | GNTMAP_READONLY, REPLACE_SECOND_REF, domid)
+        .map_err(|errno| format!("grant_table_op(map_grant_ref) returned {errno}, expected 0"))?;
+    expect_status("read-only map of the second frame", mapped_second.status, GNTST_OKAY)?;
+
+    let replace = |host_addr, new_addr, handle| {
+        grant::unmap_and_replace(host_addr, new_addr, handle)
+            .map(|op| op.status)
+            .map_err(|errno| format!("grant_table_op(unmap_and_replace) returned {errno}, expected 0"))
+    };
+    expect_status("replace with new_addr equal to host_addr", replace(at_second, at_second, mapped_second.handle)?, GNTST_GENERAL_ERROR)?;
+    expect_status("replace of an unused handle", replace(at_second, at_first, 900)?, GNTST_BAD_HANDLE)?;
+    expect_status("replace at the wrong host_addr", replace(at_first, at_second, mapped_second.handle)?, GNTST_GENERAL_ERROR)?;
+    expect_status("unmap_and_replace", replace(at_second, at_first, mapped_second.handle)?, GNTST_OKAY)?;
+    expect_flags("second grant after its replacement", REPLACE_SECOND_REF, GTF_PERMIT_ACCESS | GTF_READONLY)?;
+    // SAFETY: REPLACE_AT_SECOND now maps the first frame writable.
+    let seen = unsafe { (at_second as *const u8).read_volatile() };
+    if seen != 0xA5 {
+        return Err(format!("after the replacement the second address reads {seen:#x}, expected the first frame's 0xa5"));
+    }
+
+    hypercall::update_va_mapping(at_first, first << 12 | READ_ONLY_PTE)
+        .map_err(|errno| format!("re-pointing the first address at the first frame read-only failed: {errno}"))?;
+    let unmapped = grant::unmap(at_first, mapped_first.handle)
+        .map_err(|errno| format!("grant_table_op(unmap_grant_ref) returned {errno}, expected 0"))?;
+    let pin = expect_pin_rejected(first);
+
+    for page in [&raw const REPLACE_AT_FIRST, &raw const REPLACE_AT_SECOND] {
+        hypercall::update_va_mapping(address_of(page), frame_of(page) << 12 | WRITABLE_PTE)
+            .map_err(|errno| format!("mapping a replace-case page back failed: {errno}"))?;
+    }
+    expect_status("unmap of a handle whose PTE is now read-only", unmapped.status, GNTST_GENERAL_ERROR)?;
+    pin
+}
+
 /// XTF xsa-227: a `GNTMAP_contains_pte` map whose `host_addr` is 6 bytes
 /// into the L1 entry that maps [`SOURCE`] (the next entry's address minus
 /// 2), so a PTE written there would overwrite the top bytes of that entry.
@@ -499,6 +572,11 @@ pub fn add_cases(cases: &mut Vec<Case>) {
         refused_copy("copy from a local frame of domain 0", copy_op(source, by_frame(&raw const DEST, 0), 64, 0), GNTST_PERMISSION_DENIED)
     }));
     cases.push(Case::new("A23", "device map refused, unmap twice gives bad_handle, pin as L1 of a writable frame: EINVAL", map_unmap_then_pin_as_l1));
+    cases.push(Case::new(
+        "A23",
+        "unmap_and_replace moves a writable mapping; its old handle cannot unmap; pin as L1: EINVAL",
+        unmap_and_replace_then_pin_as_l1,
+    ));
     cases.push(Case::new("A24", "contains_pte map at a misaligned L1 entry address: general_error, entry unchanged", misaligned_contains_pte));
     cases.push(Case::new("A29", "decrease_reservation refused while grant-mapped, released after unmap", release_rejected_while_grant_mapped));
     // Runs last: the mapping stays, so destroying the domain must release it.

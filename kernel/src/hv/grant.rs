@@ -29,8 +29,8 @@ use hypercalls::grant::{
     GNTCOPY_DEST_GREF, GNTCOPY_SOURCE_GREF, GNTMAP_APPLICATION_MAP, GNTMAP_CONTAINS_PTE, GNTMAP_DEVICE_MAP, GNTMAP_HOST_MAP,
     GNTMAP_READONLY, GNTST_BAD_DEV_ADDR, GNTST_BAD_DOMAIN, GNTST_BAD_GNTREF, GNTST_BAD_PAGE, GNTST_BAD_VIRT_ADDR,
     GNTST_GENERAL_ERROR, GNTST_NO_SPACE, GNTST_OKAY, GNTST_PERMISSION_DENIED, GNTTABOP_COPY, GNTTABOP_MAP_GRANT_REF,
-    GNTTABOP_QUERY_SIZE, GNTTABOP_SETUP_TABLE, GNTTABOP_UNMAP_GRANT_REF, CopyPointer, GrantCopy, GrantEntryV1, MapGrantRef,
-    QuerySize, SetupTable, UnmapGrantRef,
+    GNTTABOP_QUERY_SIZE, GNTTABOP_SETUP_TABLE, GNTTABOP_UNMAP_AND_REPLACE, GNTTABOP_UNMAP_GRANT_REF, CopyPointer, GrantCopy, GrantEntryV1, MapGrantRef,
+    QuerySize, SetupTable, UnmapAndReplace, UnmapGrantRef,
 };
 use hypercalls::{DOMID_FIRST_RESERVED, DOMID_INVALID, DOMID_SELF, DomId, Errno};
 use log::{debug, info};
@@ -69,6 +69,9 @@ pub fn grant_table_op(hypervisor: &mut Hypervisor, caller: DomId, memory_view: G
         }),
         GNTTABOP_UNMAP_GRANT_REF => for_each_op(memory_view, operations, count, |op: &mut UnmapGrantRef| {
             op.status = status_of(unmap_grant_ref(hypervisor, caller, op));
+        }),
+        GNTTABOP_UNMAP_AND_REPLACE => for_each_op(memory_view, operations, count, |op: &mut UnmapAndReplace| {
+            op.status = status_of(unmap_and_replace(hypervisor, caller, op));
         }),
         GNTTABOP_SETUP_TABLE => for_each_op(memory_view, operations, count, |op: &mut SetupTable| {
             op.status = status_of(setup_table(hypervisor, caller, memory_view, op));
@@ -249,15 +252,44 @@ fn unmap_grant_ref(hypervisor: &mut Hypervisor, caller: DomId, op: &UnmapGrantRe
     if op.host_addr != mapping.host_addr {
         return Err(GNTST_GENERAL_ERROR);
     }
-    // The PTE must still be the grant mapping: present, the same frame and
-    // the same writability. A guest that replaced it keeps the handle.
-    let (l1, index) = find_l1(domain.vcpu.cr3, op.host_addr)?;
+    let slot = mapped_slot(domain.vcpu.cr3, &mapping)?;
+    memory::with(|memory| memory.table.update_entry(&mut IdentityTables, slot.0, slot.1, 0, caller, None)).map_err(|_| GNTST_GENERAL_ERROR)?;
+    domain.grants.maptrack.remove(op.handle)?;
+    release_mapping(hypervisor, mapping);
+    Ok(())
+}
+
+/// Returns the L1 table and index of `mapping`'s PTE, which must still be
+/// the grant mapping: present, the same frame and the same writability. A
+/// guest that replaced the PTE keeps the handle but cannot unmap it.
+fn mapped_slot(cr3: u64, mapping: &Mapping) -> Result<(Mfn, usize), Status> {
+    let (l1, index) = find_l1(cr3, mapping.host_addr)?;
     let current = paging::read_entry(l1, index);
     let same_frame = current & PRESENT != 0 && (current & ADDRESS_MASK) >> 12 == mapping.frame;
     if !same_frame || (current & WRITABLE != 0) != mapping.writable {
         return Err(GNTST_GENERAL_ERROR);
     }
-    memory::with(|memory| memory.table.update_entry(&mut IdentityTables, l1, index, 0, caller, None)).map_err(|_| GNTST_GENERAL_ERROR)?;
+    Ok((l1, index))
+}
+
+/// `GNTTABOP_unmap_and_replace`: removes the grant mapping of a handle at
+/// `host_addr` by moving the entry that maps `new_addr` over it, so
+/// `new_addr` ends up unmapped, then drops the grant's references. Both
+/// addresses must be in the caller's own L1 tables. A zero `new_addr` is a
+/// plain unmap, as on Xen.
+fn unmap_and_replace(hypervisor: &mut Hypervisor, caller: DomId, op: &UnmapAndReplace) -> Result<(), Status> {
+    if op.new_addr == 0 {
+        let plain = UnmapGrantRef { host_addr: op.host_addr, handle: op.handle, ..Default::default() };
+        return unmap_grant_ref(hypervisor, caller, &plain);
+    }
+    let domain = hypervisor.domain(caller).ok_or(GNTST_GENERAL_ERROR)?;
+    let mapping = domain.grants.maptrack.get(op.handle)?;
+    if op.host_addr != mapping.host_addr || op.new_addr == op.host_addr {
+        return Err(GNTST_GENERAL_ERROR);
+    }
+    let target = mapped_slot(domain.vcpu.cr3, &mapping)?;
+    let source = find_l1(domain.vcpu.cr3, op.new_addr)?;
+    memory::with(|memory| memory.table.move_l1_entry(&mut IdentityTables, source, target, caller)).map_err(|_| GNTST_GENERAL_ERROR)?;
     domain.grants.maptrack.remove(op.handle)?;
     release_mapping(hypervisor, mapping);
     Ok(())
