@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod batch;
 pub mod bootarchive;
 pub mod bootinfo;
 pub mod credit;

@@ -351,6 +351,8 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("A07", "count 0 returns 0", count_zero));
     cases.push(Case::new("A07", "count 1 << 32", count_too_large));
     cases.push(Case::new("A07", "done reports 1 when the 2nd of 3 requests fails", done_counts_applied));
+    cases.push(Case::new("A07", "a 16384-request batch completes across continuations", long_batch_completes));
+    cases.push(Case::new("A07", "count with the preempted flag resumes done", forged_preempted_flag));
     cases.push(Case::new("A07", "done pointer in the entry area", done_in_entry_area));
     cases.push(Case::new("A07", "mmuext_op with foreigndom 0 (Dom0) from a DomU", mmuext_foreign_dom0));
     cases.push(Case::new("A07", "mmuext_op unknown command 21", || mmuext_unknown(21)));
@@ -603,6 +605,50 @@ fn done_counts_applied() -> Result<(), String> {
     check_return(EINVAL, returned)?;
     if done != 1 {
         return Err(format!("done reads {done}, expected 1"));
+    }
+    Ok(())
+}
+
+/// Requests in the long-batch case: enough that the batch outlasts the
+/// hypervisor's time budget under QEMU's emulation and resumes as a
+/// continuation at least once.
+const LONG_BATCH: usize = 16384;
+
+/// A07: a batch far longer than one time budget. Every request but the last
+/// rewrites the spare page's entry with its own value; the last maps it
+/// read-only. The call must return 0 with `done` at the full count and the
+/// last request applied, however many times it was preempted and resumed.
+fn long_batch_completes() -> Result<(), String> {
+    let layout = layout()?;
+    let slot = layout.spare_slot();
+    let mut requests = alloc::vec![MmuUpdate { pointer: slot.pointer(0), value: layout.spare_entry }; LONG_BATCH];
+    requests[LONG_BATCH - 1].value = spare_read_only(&layout);
+    let mut done = 0u32;
+    let returned = mmu_update(&requests, &raw mut done, SELF);
+    let last = slot.read()?;
+    let restored = write_slot(slot, layout.spare_entry);
+    check_return(ACCEPTED, returned)?;
+    if done as usize != LONG_BATCH {
+        return Err(format!("done reads {done}, expected {LONG_BATCH}"));
+    }
+    if last != spare_read_only(&layout) {
+        return Err(format!("after the batch the spare entry is {last:#x}, expected the last request's value"));
+    }
+    check_return(ACCEPTED, restored)
+}
+
+/// A07: a count with the preempted flag (bit 31) set by the guest itself is
+/// taken as a resumed batch: `done` grows from the value it already holds.
+fn forged_preempted_flag() -> Result<(), String> {
+    let layout = layout()?;
+    let request = MmuUpdate { pointer: layout.spare_slot().pointer(0), value: layout.spare_entry };
+    let requests = [request, request];
+    let mut done = 100u32;
+    let returned = raw(Hypercall::MmuUpdate, [requests.as_ptr() as u64, 2 | 1 << 31, &raw mut done as u64, SELF, 0]);
+    check_slot("the spare page's entry", layout.spare_slot(), layout.spare_entry)?;
+    check_return(ACCEPTED, returned)?;
+    if done != 102 {
+        return Err(format!("done reads {done}, expected 102 (100 before, 2 applied)"));
     }
     Ok(())
 }

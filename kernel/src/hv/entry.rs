@@ -39,12 +39,25 @@ pub extern "C" fn guest_entry(frame: *const TrapFrame) -> ! {
     sched::run_next()
 }
 
+/// Length of `int $0x82`, the instruction a continuation re-executes.
+const HYPERCALL_INSTRUCTION_LENGTH: u64 = 2;
+
 fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, trap: u8) {
     match trap {
         HYPERCALL_VECTOR => {
             let outcome = hypercall::dispatch(hypervisor, current);
-            if let (Outcome::Return(value), Some(domain)) = (outcome, hypervisor.domain(current)) {
-                domain.vcpu.frame.rax = value as u64;
+            let Some(domain) = hypervisor.domain(current) else { return };
+            match outcome {
+                Outcome::Return(value) => domain.vcpu.frame.rax = value as u64,
+                Outcome::Replaced => {}
+                Outcome::Continue(arguments) => {
+                    // `rax` still contains the hypercall number, and the guest
+                    // executes `int $0x82` (2 bytes) again on return.
+                    let frame = &mut domain.vcpu.frame;
+                    [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8] = arguments;
+                    frame.rip = frame.rip.wrapping_sub(HYPERCALL_INSTRUCTION_LENGTH);
+                    log::debug!("d{current}: hypercall {} preempted; it resumes when the guest runs again", frame.rax);
+                }
             }
         }
         vector::NMI => log::warn!("NMI while d{current} was running; ignored"),

@@ -12,12 +12,14 @@
 //! `query_size` and `copy`. Device mappings and `GNTMAP_contains_pte` fail
 //! with `GNTST_general_error`, since Hospes gives guests no DMA devices.
 //!
-//! NOTE: an op array is processed in one go, without preemption, like the
-//! `mmu_update` batches.
+//! An op array that runs past its time budget becomes a continuation
+//! ([`crate::batch`]) that resumes at the first op not yet done, as on Xen.
 
 use super::Hypervisor;
 use super::domain::Domain;
 use super::guestmem::{GuestMemory, GuestPod};
+use super::hypercall::Completion;
+use crate::batch::{self, Step};
 use super::mmu::IdentityTables;
 use crate::arch::layout;
 use crate::arch::memory::{self, frame_pointer, zero_frame};
@@ -53,11 +55,12 @@ impl EntryMemory for IdentityEntries {
 }
 
 /// `grant_table_op(cmd, ops, count)`.
-pub fn grant_table_op(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestMemory, command: u64, operations: u64, count: u64) -> Result<i64, Errno> {
+pub fn grant_table_op(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestMemory, command: u64, operations: u64, count: u64) -> Result<Completion, Errno> {
     // `count` is a C unsigned int, and Xen rejects values that are negative as an int.
     let count = u32::try_from(count).ok().filter(|&count| count <= i32::MAX as u32).ok_or(Errno::EINVAL)?;
+    let ops = OpArray { command, operations, count };
     match command {
-        GNTTABOP_MAP_GRANT_REF => for_each_op(memory_view, operations, count, |op: &mut MapGrantRef| {
+        GNTTABOP_MAP_GRANT_REF => for_each_op(memory_view, &ops, |op: &mut MapGrantRef| {
             op.dev_bus_addr = 0;
             match map_grant_ref(hypervisor, caller, op) {
                 Ok(handle) => {
@@ -67,19 +70,19 @@ pub fn grant_table_op(hypervisor: &mut Hypervisor, caller: DomId, memory_view: G
                 Err(status) => op.status = status,
             }
         }),
-        GNTTABOP_UNMAP_GRANT_REF => for_each_op(memory_view, operations, count, |op: &mut UnmapGrantRef| {
+        GNTTABOP_UNMAP_GRANT_REF => for_each_op(memory_view, &ops, |op: &mut UnmapGrantRef| {
             op.status = status_of(unmap_grant_ref(hypervisor, caller, op));
         }),
-        GNTTABOP_UNMAP_AND_REPLACE => for_each_op(memory_view, operations, count, |op: &mut UnmapAndReplace| {
+        GNTTABOP_UNMAP_AND_REPLACE => for_each_op(memory_view, &ops, |op: &mut UnmapAndReplace| {
             op.status = status_of(unmap_and_replace(hypervisor, caller, op));
         }),
-        GNTTABOP_SETUP_TABLE => for_each_op(memory_view, operations, count, |op: &mut SetupTable| {
+        GNTTABOP_SETUP_TABLE => for_each_op(memory_view, &ops, |op: &mut SetupTable| {
             op.status = status_of(setup_table(hypervisor, caller, memory_view, op));
         }),
-        GNTTABOP_QUERY_SIZE => for_each_op(memory_view, operations, count, |op: &mut QuerySize| {
+        GNTTABOP_QUERY_SIZE => for_each_op(memory_view, &ops, |op: &mut QuerySize| {
             op.status = status_of(query_size(hypervisor, caller, op));
         }),
-        GNTTABOP_COPY => for_each_op(memory_view, operations, count, |op: &mut GrantCopy| {
+        GNTTABOP_COPY => for_each_op(memory_view, &ops, |op: &mut GrantCopy| {
             op.status = status_of(copy(hypervisor, caller, op));
         }),
         _ => {
@@ -93,18 +96,38 @@ fn status_of(result: Result<(), Status>) -> i16 {
     result.err().unwrap_or(GNTST_OKAY)
 }
 
-/// Runs `apply` on each of `count` ops of type `T` at `operations`, writing
-/// each op back. The op's slot is checked writable before `apply` runs, so
-/// an op whose status cannot be written is never carried out.
-fn for_each_op<T: GuestPod>(memory_view: GuestMemory, operations: u64, count: u32, mut apply: impl FnMut(&mut T)) -> Result<i64, Errno> {
-    for index in 0..count as u64 {
-        let address = operations.checked_add(index * size_of::<T>() as u64).ok_or(Errno::EFAULT)?;
-        let mut op: T = memory_view.read(address)?;
-        memory_view.write(address, &op)?;
-        apply(&mut op);
-        memory_view.write(address, &op)?;
+/// The op array of one `grant_table_op` call.
+struct OpArray {
+    command: u64,
+    operations: u64,
+    count: u32,
+}
+
+/// Runs `apply` on each op of type `T` in `ops`, writing each op back. The
+/// op's slot is checked writable before `apply` runs, so an op whose status
+/// cannot be written is never carried out. Returns a continuation for the
+/// ops left when the time budget runs out first.
+fn for_each_op<T: GuestPod>(memory_view: GuestMemory, ops: &OpArray, mut apply: impl FnMut(&mut T)) -> Result<Completion, Errno> {
+    let op_size = size_of::<T>() as u64;
+    let deadline = super::hypercall::batch_deadline();
+    let step = batch::run(
+        ops.count,
+        |index| {
+            let address = ops.operations.checked_add(index as u64 * op_size).ok_or(Errno::EFAULT)?;
+            let mut op: T = memory_view.read(address)?;
+            memory_view.write(address, &op)?;
+            apply(&mut op);
+            memory_view.write(address, &op)
+        },
+        || super::hypercall::past(deadline),
+    );
+    match step {
+        Step::Finished { result, .. } => result.map(|()| Completion::Value(0)),
+        Step::Preempted { applied } => {
+            let next = [ops.command, ops.operations + applied as u64 * op_size, (ops.count - applied) as u64, 0, 0];
+            Ok(Completion::Continue(next))
+        }
     }
-    Ok(0)
 }
 
 /// Resolves the `dom` of `setup_table` or `query_size`: the caller itself,

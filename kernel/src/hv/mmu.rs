@@ -6,12 +6,15 @@
 //! taken before the old entry's are dropped. The TLB needs no explicit
 //! flush: every return to a guest reloads CR3, which flushes it.
 //!
-//! NOTE: batches are processed in one go, without preemption, so a guest
-//! with a long batch holds the CPU until it finishes.
+//! A batch that runs past its time budget becomes a continuation
+//! ([`crate::batch`]): `*done` carries the records applied so far and the
+//! count argument gets the `PREEMPTED` flag, as on Xen.
 
 use super::Hypervisor;
 use super::domain::Domain;
 use super::guestmem::GuestMemory;
+use super::hypercall::{self, Completion};
+use crate::batch::{self, Step};
 use crate::arch::layout;
 use crate::arch::memory;
 use crate::arch::paging::{self, ADDRESS_MASK, PRESENT};
@@ -77,9 +80,10 @@ pub fn mmu_update(
     count: u64,
     done: u64,
     foreigndom: u64,
-) -> Result<i64, Errno> {
+) -> Result<Completion, Errno> {
     let foreign = foreign_domain(hypervisor, caller, foreigndom)?;
-    run_batch(memory_view, requests, count, done, |[pointer, value]: [u64; 2]| match MmuPointer::decode(pointer) {
+    let arguments = BatchArguments { records: requests, count, done, foreigndom };
+    run_batch(memory_view, arguments, |[pointer, value]: [u64; 2]| match MmuPointer::decode(pointer) {
         MmuPointer::TableEntry { table, index } => {
             memory::with(|memory| memory.table.update_entry(&mut IdentityTables, table, index, value, caller, foreign))
                 .map_err(to_errno)
@@ -90,32 +94,49 @@ pub fn mmu_update(
     })
 }
 
-/// Applies `apply` to each of `count` records of type `T` read from guest
-/// address `records`, stopping at the first failure. Writes the number
-/// applied to `*done` when `done` is not NULL, as Xen does.
-fn run_batch<T: super::guestmem::GuestPod>(
-    memory_view: GuestMemory,
+/// The arguments `mmu_update` and `mmuext_op` share, as the guest passed them.
+struct BatchArguments {
     records: u64,
     count: u64,
     done: u64,
+    foreigndom: u64,
+}
+
+/// Applies `apply` to each of `count` records of type `T` read from guest
+/// address `records`, stopping at the first failure. Writes the number
+/// applied to `*done` when `done` is not NULL, as Xen does, counting the
+/// records earlier parts of a preempted batch applied. Returns a
+/// continuation when the time budget runs out first.
+fn run_batch<T: super::guestmem::GuestPod>(
+    memory_view: GuestMemory,
+    arguments: BatchArguments,
     mut apply: impl FnMut(T) -> Result<(), Errno>,
-) -> Result<i64, Errno> {
-    let count = u32::try_from(count).map_err(|_| Errno::EINVAL)?;
-    let mut applied = 0u32;
-    let mut result = Ok(0);
-    while applied < count {
-        let address = records.checked_add(applied as u64 * size_of::<T>() as u64).ok_or(Errno::EFAULT)?;
-        let outcome = memory_view.read(address).and_then(&mut apply);
-        if let Err(errno) = outcome {
-            result = Err(errno);
-            break;
+) -> Result<Completion, Errno> {
+    let BatchArguments { records, count, done, foreigndom } = arguments;
+    let (count, resumed) = batch::decode_count(count).ok_or(Errno::EINVAL)?;
+    let earlier = if resumed && done != 0 { memory_view.read::<u32>(done)? } else { 0 };
+    let record_size = size_of::<T>() as u64;
+    let deadline = hypercall::batch_deadline();
+    let step = batch::run(
+        count,
+        |index| {
+            let address = records.checked_add(index as u64 * record_size).ok_or(Errno::EFAULT)?;
+            memory_view.read(address).and_then(&mut apply)
+        },
+        || hypercall::past(deadline),
+    );
+    let (applied, completion) = match step {
+        Step::Finished { applied, result } => (applied, result.map(|()| Completion::Value(0))),
+        Step::Preempted { applied } => {
+            let next_records = records + applied as u64 * record_size;
+            let next = [next_records, batch::continuation_count(count, applied), done, foreigndom, 0];
+            (applied, Ok(Completion::Continue(next)))
         }
-        applied += 1;
-    }
+    };
     if done != 0 {
-        memory_view.write(done, &applied)?;
+        memory_view.write(done, &earlier.wrapping_add(applied))?;
     }
-    result
+    completion
 }
 
 /// `mmuext_op(ops, count, done, foreigndom)`: each op is 24 bytes:
@@ -128,10 +149,11 @@ pub fn mmuext_op(
     count: u64,
     done: u64,
     foreigndom: u64,
-) -> Result<i64, Errno> {
+) -> Result<Completion, Errno> {
     let foreign = foreign_domain(hypervisor, caller, foreigndom)?;
     let owner = foreign.unwrap_or(caller);
-    run_batch(memory_view, operations, count, done, |[command, first, _second]: [u64; 3]| {
+    let arguments = BatchArguments { records: operations, count, done, foreigndom };
+    run_batch(memory_view, arguments, |[command, first, _second]: [u64; 3]| {
         extended_operation(hypervisor, caller, owner, command as u32, first)
     })
 }
