@@ -206,6 +206,19 @@ pub const XENMEM_MAXIMUM_RAM_PAGE: u64 = 2;
 pub const XENMEM_CURRENT_RESERVATION: u64 = 3;
 pub const XENMEM_MAXIMUM_RESERVATION: u64 = 4;
 pub const XENMEM_POPULATE_PHYSMAP: u64 = 6;
+pub const XENMEM_MACHPHYS_MAPPING: u64 = 12;
+
+/// `xen_machphys_mapping`: where the read-only M2P is mapped in every guest
+/// and the highest machine frame it covers.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct MachphysMapping {
+    pub v_start: u64,
+    pub v_end: u64,
+    pub max_mfn: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<MachphysMapping>() == 24);
 
 /// `xen_memory_reservation`.
 #[repr(C)]

@@ -130,8 +130,8 @@ pub enum MmuPointer {
     /// `MMU_NORMAL_PT_UPDATE` (0) or `MMU_PT_UPDATE_PRESERVE_AD` (2): entry
     /// `index` of the table in frame `table`.
     TableEntry { table: Mfn, index: usize },
-    /// `MMU_MACHPHYS_UPDATE` (1).
-    MachPhysUpdate,
+    /// `MMU_MACHPHYS_UPDATE` (1) of the frame the pointer lies in.
+    MachPhysUpdate { frame: Mfn },
     /// Commands 3-7, which Hospes does not define. A request whose entry
     /// address has bit 2 set (not 8-byte aligned) also lands here, so it can
     /// never write at an address the guest did not mean.
@@ -142,7 +142,7 @@ impl MmuPointer {
     pub fn decode(pointer: u64) -> MmuPointer {
         match pointer & 7 {
             0 | 2 => MmuPointer::TableEntry { table: (pointer & ADDRESS_MASK) >> 12, index: ((pointer & 0xFFF) >> 3) as usize },
-            1 => MmuPointer::MachPhysUpdate,
+            1 => MmuPointer::MachPhysUpdate { frame: (pointer & ADDRESS_MASK) >> 12 },
             command => MmuPointer::Unknown(command),
         }
     }
@@ -157,8 +157,9 @@ pub enum PageType {
 
 pub struct FrameTable {
     frames: alloc::vec::Vec<FrameInfo>,
-    /// The hypervisor's entry in a reserved L4 slot, installed in every validated L4.
-    hypervisor_l4_entry: Option<(usize, u64)>,
+    /// The hypervisor's entries in reserved L4 slots (the read-only M2P,
+    /// the entry area), installed in every validated L4.
+    hypervisor_l4_entries: alloc::vec::Vec<(usize, u64)>,
     /// Frames of destroyed domains whose last page-table reference went,
     /// for the owner of the allocator to take with [`take_orphans`](Self::take_orphans).
     orphans: alloc::vec::Vec<Mfn>,
@@ -169,7 +170,7 @@ impl FrameTable {
     pub fn new(count: u64) -> Self {
         FrameTable {
             frames: alloc::vec![FrameInfo::default(); count as usize],
-            hypervisor_l4_entry: None,
+            hypervisor_l4_entries: alloc::vec::Vec::new(),
             orphans: alloc::vec::Vec::new(),
         }
     }
@@ -177,7 +178,8 @@ impl FrameTable {
     /// Sets the entry every validated L4 gets in the reserved slot `slot`.
     pub fn set_hypervisor_l4_entry(&mut self, slot: usize, entry: u64) {
         assert!(RESERVED_L4.contains(&slot));
-        self.hypervisor_l4_entry = Some((slot, entry));
+        self.hypervisor_l4_entries.retain(|&(taken, _)| taken != slot);
+        self.hypervisor_l4_entries.push((slot, entry));
     }
 
     pub fn len(&self) -> u64 {
@@ -414,7 +416,7 @@ impl FrameTable {
             for slot in RESERVED_L4 {
                 memory.write_entry(mfn, slot, 0);
             }
-            if let Some((slot, entry)) = self.hypervisor_l4_entry {
+            for &(slot, entry) in &self.hypervisor_l4_entries {
                 memory.write_entry(mfn, slot, entry);
             }
         }
@@ -754,11 +756,15 @@ mod tests {
     fn reserved_l4_slots_refused_and_overwritten() {
         let (mut table, mut memory) = setup();
         table.set_hypervisor_l4_entry(261, entry(60, RW));
+        table.set_hypervisor_l4_entry(256, entry(61, RO));
+        table.set_hypervisor_l4_entry(256, entry(62, RO));
         build_tree(&mut memory);
         memory.write_entry(1, 257, entry(60, RW));
+        memory.write_entry(1, 256, entry(2, RW));
         table.pin(&mut memory, 1, 4, 1).expect("valid tree");
         assert_eq!(memory.read_entry(1, 257), 0);
         assert_eq!(memory.read_entry(1, 261), entry(60, RW));
+        assert_eq!(memory.read_entry(1, 256), entry(62, RO));
         assert_eq!(table.update_entry(&mut memory, 1, 270, 0, 1, None), Err(FrameError::ReservedSlot));
     }
 
@@ -904,7 +910,7 @@ mod tests {
         let entry = 0x1234_5000 | 0x18;
         assert_eq!(MmuPointer::decode(entry), MmuPointer::TableEntry { table: 0x12345, index: 3 });
         assert_eq!(MmuPointer::decode(entry | 2), MmuPointer::TableEntry { table: 0x12345, index: 3 });
-        assert_eq!(MmuPointer::decode(entry | 1), MmuPointer::MachPhysUpdate);
+        assert_eq!(MmuPointer::decode(entry | 1), MmuPointer::MachPhysUpdate { frame: 0x12345 });
         assert_eq!(MmuPointer::decode(entry | 3), MmuPointer::Unknown(3));
     }
 

@@ -25,6 +25,8 @@ mod instructions;
 #[cfg(target_os = "none")]
 pub mod iret;
 #[cfg(target_os = "none")]
+mod m2p;
+#[cfg(target_os = "none")]
 mod mapping;
 #[cfg(target_os = "none")]
 mod memory;
@@ -94,13 +96,16 @@ mod suite {
         }
 
         /// Builds the DomU suite `name`, one of [`super::DOMU_SUITES`]:
-        /// `mmu` (A01, A02, A04, A05, A07), `privilege` (A46, then the A17
+        /// `mmu` (A01, A02, A04, A05, A07 and the M2P), `privilege` (A46, then the A17
         /// instruction cases), `timer`, `grant` (A23, A24, A26, A27, A29) or `evtchn` (A30,
         /// A32, A33). Returns `None` for any other name.
         pub fn for_domu(name: &str) -> Option<Suite> {
             let mut cases = Vec::new();
             match name {
-                "mmu" => super::mmu::add_cases(&mut cases),
+                "mmu" => {
+                    super::mmu::add_cases(&mut cases);
+                    super::m2p::add_cases(&mut cases);
+                }
                 "privilege" => {
                     super::privilege::add_cases(&mut cases);
                     super::instructions::add_cases(&mut cases);

@@ -21,6 +21,8 @@ static HEAP: LockedHeap = LockedHeap::empty();
 pub struct Memory {
     pub frames: FrameAllocator<'static>,
     pub table: FrameTable,
+    /// The machine-to-physical table; empty until [`super::m2p::init`] runs.
+    pub m2p: super::m2p::M2p,
 }
 
 pub static MEMORY: Mutex<Option<Memory>> = Mutex::new(None);
@@ -65,7 +67,7 @@ pub fn init(boot: &BootInfo) -> MemorySummary {
     let table = FrameTable::new(boot.max_address().div_ceil(FRAME_SIZE).min(MAX_FRAMES as u64));
     let summary =
         MemorySummary { total_frames: frames.total_frames(), free_frames: frames.free_frames(), ignored_frames: ignored };
-    *MEMORY.lock() = Some(Memory { frames, table });
+    *MEMORY.lock() = Some(Memory { frames, table, m2p: Default::default() });
     summary
 }
 
@@ -93,14 +95,21 @@ impl Memory {
                 info.owner == hypercalls::DOMID_INVALID && info.ref_count == 0
             });
             if still_orphaned && !self.frames.is_free(mfn) {
-                self.table.release(mfn);
-                self.frames.free(mfn);
+                self.free_frame(mfn);
                 returned += 1;
             }
         }
         if returned > 0 {
             log::info!("memory: {returned} frames of destroyed domains returned after their last mapping went");
         }
+    }
+
+    /// Gives a frame back to the allocator: it loses its owner and its M2P
+    /// entry. The caller has checked that nothing references it.
+    pub fn free_frame(&mut self, mfn: Mfn) {
+        self.m2p.set(mfn, super::m2p::INVALID_ENTRY);
+        self.table.release(mfn);
+        self.frames.free(mfn);
     }
 
     /// Takes a frame, zeroes it and records it as the hypervisor's.

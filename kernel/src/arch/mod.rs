@@ -4,6 +4,7 @@ pub mod bootloader;
 pub mod cpu;
 pub mod entry;
 pub mod layout;
+pub mod m2p;
 pub mod memory;
 pub mod paging;
 pub mod power;
@@ -63,6 +64,10 @@ pub fn boot_machine(boot: &BootInfo) -> ! {
         layout::ENTRY_BASE,
         if tables.no_execute != 0 { "on" } else { "unavailable" }
     );
+
+    memory::with(|memory| m2p::init(memory, tables.no_execute));
+    let m2p_entries = memory::with(|memory| memory.m2p.entries());
+    info!("boot: m2p: {m2p_entries} entries, read-only for guests at {:#x}", m2p::M2P_BASE);
 
     cpu::init(tables);
     let umip = cpu::harden_control_registers();

@@ -153,7 +153,8 @@ pub fn build_dom0(boot: &BootInfo) -> Result<Domain, BuildError> {
     Ok(dom0)
 }
 
-/// Takes `count` zeroed frames for `domain`; on shortage returns every frame taken.
+/// Takes `count` zeroed frames for `domain`, frame `i` backing its guest
+/// frame `i` in the M2P; on shortage returns every frame taken.
 fn allocate_frames(domain: hypercalls::DomId, count: u64) -> Option<Vec<Mfn>> {
     memory::with(|memory| {
         let mut frames = Vec::with_capacity(count as usize);
@@ -168,9 +169,10 @@ fn allocate_frames(domain: hypercalls::DomId, count: u64) -> Option<Vec<Mfn>> {
                 }
             }
         }
-        for &mfn in &frames {
+        for (pfn, &mfn) in frames.iter().enumerate() {
             zero_frame(mfn);
             memory.table.assign(mfn, domain, FrameType::Plain);
+            memory.m2p.set(mfn, pfn as u64);
         }
         Some(frames)
     })

@@ -19,13 +19,13 @@ use super::event;
 use super::guestmem::GuestMemory;
 use super::hypercall::domain_info;
 use super::mmu::IdentityTables;
-use crate::arch::layout;
+use crate::arch::{layout, m2p};
 use crate::arch::memory::{self, frame_pointer, zero_frame};
 use crate::arch::paging::ADDRESS_MASK;
 use crate::frames::{FRAME_SIZE, Mfn};
 use crate::frametable::{FrameType, PageType};
 use alloc::format;
-use hypercalls::domctl::{self, CreateDomain, Domctl, GrantList, GrantOffer, HypercallInit, LastFailure, MaxMem, MemoryReservation, SchedulerOp, VcpuContext, VcpuContextRequest};
+use hypercalls::domctl::{self, CreateDomain, Domctl, GrantList, GrantOffer, HypercallInit, LastFailure, MachphysMapping, MaxMem, MemoryReservation, SchedulerOp, VcpuContext, VcpuContextRequest};
 use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId, Errno, selectors};
 use log::{info, warn};
 
@@ -227,8 +227,7 @@ fn release_memory(domain: &Domain) -> (u64, u64) {
                 kept += 1;
                 continue;
             }
-            memory.table.release(mfn);
-            memory.frames.free(mfn);
+            memory.free_frame(mfn);
             freed += 1;
         }
         (freed, kept)
@@ -306,6 +305,16 @@ pub fn memory_op(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestM
             decrease(hypervisor, target, memory_view, &request)
         }
         domctl::XENMEM_MAXIMUM_RAM_PAGE => Ok(memory::with(|memory| memory.table.len()).saturating_sub(1) as i64),
+        domctl::XENMEM_MACHPHYS_MAPPING => {
+            let entries = memory::with(|memory| memory.m2p.entries());
+            let mapping = MachphysMapping {
+                v_start: m2p::M2P_BASE,
+                v_end: m2p::M2P_BASE + entries * 8,
+                max_mfn: entries.saturating_sub(1),
+            };
+            memory_view.write(argument, &mapping)?;
+            Ok(0)
+        }
         domctl::XENMEM_CURRENT_RESERVATION | domctl::XENMEM_MAXIMUM_RESERVATION => {
             let requested: u16 = memory_view.read::<[u8; 2]>(argument).map(u16::from_le_bytes)?;
             let target = resolve_target(hypervisor, caller, requested)?;
@@ -346,6 +355,12 @@ fn populate(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory
             break;
         }
         let slot = request.extent_start.checked_add(done * 8).ok_or(Errno::EFAULT)?;
+        // The caller's array names the guest frame number each page gets.
+        let gpfn: u64 = match memory_view.read(slot) {
+            Ok(gpfn) => gpfn,
+            Err(errno) if done == 0 => return Err(errno),
+            Err(_) => break,
+        };
         let Some(mfn) = memory::with(|memory| memory.frames.allocate()) else {
             let free_mib = memory::with(|memory| memory.frames.free_frames()) / 256;
             let wanted_mib = domain.max_pages / 256;
@@ -357,7 +372,10 @@ fn populate(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory
             return if done == 0 { Err(Errno::EFAULT) } else { Ok(done as i64) };
         }
         zero_frame(mfn);
-        memory::with(|memory| memory.table.assign(mfn, target, FrameType::Plain));
+        memory::with(|memory| {
+            memory.table.assign(mfn, target, FrameType::Plain);
+            memory.m2p.set(mfn, gpfn);
+        });
         domain.memory.push(mfn);
         done += 1;
     }
@@ -403,10 +421,7 @@ fn decrease(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory
         }
         domain.memory.remove(position);
         zero_frame(mfn);
-        memory::with(|memory| {
-            memory.table.release(mfn);
-            memory.frames.free(mfn);
-        });
+        memory::with(|memory| memory.free_frame(mfn));
         done += 1;
     }
     Ok(done as i64)

@@ -331,8 +331,7 @@ fn release_mapping(hypervisor: &mut Hypervisor, mapping: Mapping) {
         if !memory.table.put_granted(mapping.frame) {
             return false;
         }
-        memory.table.release(mapping.frame);
-        memory.frames.free(mapping.frame);
+        memory.free_frame(mapping.frame);
         true
     });
     if freed {

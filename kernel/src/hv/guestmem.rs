@@ -41,6 +41,7 @@ unsafe impl GuestPod for hypercalls::domctl::GrantOffer {}
 unsafe impl GuestPod for hypercalls::grant::MapGrantRef {}
 unsafe impl GuestPod for hypercalls::grant::UnmapGrantRef {}
 unsafe impl GuestPod for hypercalls::grant::UnmapAndReplace {}
+unsafe impl GuestPod for hypercalls::domctl::MachphysMapping {}
 unsafe impl GuestPod for hypercalls::grant::SetupTable {}
 unsafe impl GuestPod for hypercalls::grant::QuerySize {}
 unsafe impl GuestPod for hypercalls::grant::GrantCopy {}

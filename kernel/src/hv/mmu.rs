@@ -88,9 +88,24 @@ pub fn mmu_update(
             memory::with(|memory| memory.table.update_entry(&mut IdentityTables, table, index, value, caller, foreign))
                 .map_err(to_errno)
         }
-        // The hypervisor keeps no machine-to-physical table yet.
-        MmuPointer::MachPhysUpdate => Err(Errno::ENOSYS),
+        MmuPointer::MachPhysUpdate { frame } => machphys_update(caller, foreign, frame, value),
         MmuPointer::Unknown(_) => Err(Errno::EINVAL),
+    })
+}
+
+/// `MMU_MACHPHYS_UPDATE`: records that `frame` backs guest frame `pfn` in
+/// the M2P. The frame must be the caller's own, or the foreign domain's for
+/// a privileged caller; any `pfn` is accepted, as Xen accepts any for a PV
+/// guest. Errors: `EINVAL` for a frame of anyone else or beyond RAM.
+fn machphys_update(caller: DomId, foreign: Option<DomId>, frame: Mfn, pfn: u64) -> Result<(), Errno> {
+    let owner = foreign.unwrap_or(caller);
+    memory::with(|memory| {
+        let info = memory.table.get(frame).ok_or(Errno::EINVAL)?;
+        if info.owner != owner {
+            return Err(Errno::EINVAL);
+        }
+        memory.m2p.set(frame, pfn);
+        Ok(())
     })
 }
 
