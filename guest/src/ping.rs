@@ -133,7 +133,7 @@ pub fn answered_line(pinger: u16, answered: u64) -> String {
 }
 
 #[cfg(target_os = "none")]
-pub use runtime::{Rendezvous, Responder, ping};
+pub use runtime::{Channel, Rendezvous, Responder, close, open, ping, round_trip};
 
 #[cfg(target_os = "none")]
 mod runtime {
@@ -174,16 +174,54 @@ mod runtime {
         rendezvous: &mut impl Rendezvous,
         emit: &mut impl FnMut(&str),
     ) -> Result<RoundTrips, String> {
+        let channel = open(own, remote, rendezvous)?;
+        let trips = exchange(remote, channel.port, count, rendezvous, emit);
+        close(channel, rendezvous);
+        Ok(trips)
+    }
+
+    /// An interdomain channel from a pinger to a responder, made by [`open`].
+    pub struct Channel {
+        /// The pinger's end.
+        pub port: u32,
+        /// The request node that names `port` to the responder.
+        node: String,
+    }
+
+    /// Allocates a port for `remote`, publishes it as domain `own`'s request
+    /// and waits until `remote` has bound to it. Fails when the port cannot
+    /// be allocated or published, or `remote` does not bind within
+    /// [`CONNECT_TIMEOUT_NS`]; the port and node are removed again then.
+    pub fn open(own: u16, remote: u16, rendezvous: &mut impl Rendezvous) -> Result<Channel, String> {
         let port = events::alloc_unbound(remote).map_err(|errno| format!("ping: cannot allocate a port for domain {remote}: {errno}"))?;
         let node = format!("{}/{own}", directory(remote));
         if let Err(error) = rendezvous.write(&node, format!("{port}").as_bytes()) {
             let _ = events::close(port);
             return Err(format!("ping: cannot write {node}: {error}"));
         }
-        let result = connect(remote, port, rendezvous).map(|()| exchange(remote, port, count, rendezvous, emit));
-        let _ = events::close(port);
-        rendezvous.remove(&node);
-        result
+        let channel = Channel { port, node };
+        if let Err(error) = connect(remote, port, rendezvous) {
+            close(channel, rendezvous);
+            return Err(error);
+        }
+        Ok(channel)
+    }
+
+    /// Closes the pinger's end of `channel` and removes its request node.
+    pub fn close(channel: Channel, rendezvous: &mut impl Rendezvous) {
+        let _ = events::close(channel.port);
+        rendezvous.remove(&channel.node);
+    }
+
+    /// Sends one event on `port` and blocks in the hypervisor until the
+    /// reply arrives, as the interdomain round trip that `cargo xtask bench`
+    /// times. Fails when the send fails.
+    // NOTE: there is no time-out, because a block ends only on an event: a
+    // responder that stops answering leaves the caller blocked for good.
+    pub fn round_trip(port: u32) -> Result<(), String> {
+        events::send(port).map_err(|errno| format!("ping: send on port {port} failed: {errno}"))?;
+        crate::wait::block_until(|| events::take(port).then_some(()));
+        Ok(())
     }
 
     /// Waits until `remote` has bound to `port`.

@@ -92,6 +92,10 @@ const STEPS: &[Step] = &[
         names: &["domain-switch-domu"],
         commands: &["xl create /etc/xen/bench/yield.cfg", "bench domu /etc/xen/bench/switch.cfg {rounds}", "xl destroy bench-yield"],
     },
+    Step {
+        names: &["evtchn-pingpong", "grant-copy-4k", "grant-map-unmap"],
+        commands: &["xl create /etc/xen/bench/peer.cfg", "bench domu /etc/xen/bench/pair.cfg {rounds} bench-peer", "xl destroy bench-peer"],
+    },
     Step { names: &["xl-create", "xl-destroy"], commands: &["bench create /etc/xen/bench/small.cfg {rounds}"] },
 ];
 
@@ -118,6 +122,9 @@ pub fn run(workspace: &Workspace, artifacts: &Artifacts, options: &Options) -> R
         let again = measure(artifacts, Mode::Icount, options, &log_dir, "icount-again")?;
         failures.extend(report::compare_icount(&icount, &again, ICOUNT_TOLERANCE));
         failures.extend(report::check_plausible(&tcg, &icount));
+        let expected: Vec<&str> =
+            STEPS.iter().flat_map(|step| step.names.iter().copied()).filter(|name| selected(options, name)).collect();
+        failures.extend(report::check_complete(&expected, &[("tcg", &tcg), ("icount", &icount)]));
     }
 
     let results = Results::new(tcg, icount);
