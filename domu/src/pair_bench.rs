@@ -42,7 +42,7 @@ pub fn run(own: DomId, peer: DomId, rounds: u32, emit: &mut dyn FnMut(&str)) -> 
 }
 
 /// Times round trips over an event channel to `peer`'s ping responder:
-/// send, block until the reply's upcall, take it.
+/// send, then wait for the reply's upcall (see `guest::ping::round_trip`).
 fn pingpong(own: DomId, peer: DomId, rounds: u32, emit: &mut dyn FnMut(&str)) -> Result<(), String> {
     let mut rendezvous = StoreRendezvous;
     let channel = guest::ping::open(own, peer, &mut rendezvous)?;

@@ -213,14 +213,29 @@ mod runtime {
         rendezvous.remove(&channel.node);
     }
 
-    /// Sends one event on `port` and blocks in the hypervisor until the
-    /// reply arrives, as the interdomain round trip that `cargo xtask bench`
-    /// times. Fails when the send fails.
-    // NOTE: there is no time-out, because a block ends only on an event: a
-    // responder that stops answering leaves the caller blocked for good.
+    /// Sends one event on `port` and waits for the reply, as the interdomain
+    /// round trip that `cargo xtask bench` times. Fails when the send fails
+    /// or no reply arrives within [`REPLY_TIMEOUT_NS`].
+    ///
+    /// The wait spins instead of blocking. A blocked pinger is boosted when
+    /// the reply wakes it, and then the credit scheduler settles in one of
+    /// two orders depending on where timer ticks land: the responder runs
+    /// at once on the pinger's send, or only when the pinger blocks, one
+    /// more hypercall per round trip. A pinger that never blocks is never
+    /// boosted, so the woken responder always runs at once, and the reply's
+    /// upcall is delivered on the way back from the send.
     pub fn round_trip(port: u32) -> Result<(), String> {
         events::send(port).map_err(|errno| format!("ping: send on port {port} failed: {errno}"))?;
-        crate::wait::block_until(|| events::take(port).then_some(()));
+        if events::take(port) {
+            return Ok(());
+        }
+        let deadline = now_ns().saturating_add(REPLY_TIMEOUT_NS);
+        while !events::take(port) {
+            if now_ns() > deadline {
+                return Err(format!("ping: no reply on port {port} within {} ms", REPLY_TIMEOUT_NS / 1_000_000));
+            }
+            core::hint::spin_loop();
+        }
         Ok(())
     }
 
