@@ -1,5 +1,5 @@
 //! Reader of cpio archives in the new ASCII format (`cpio -o -H newc`) and
-//! its CRC variant (`-H crc`), the formats of Linux initramfs images.
+//! its CRC variant (`-H crc`).
 //!
 //! A file's bytes are summed only for the CRC format, whose header carries
 //! that sum. The `cpio_reader` crate summed every file it passed, so each
@@ -17,7 +17,7 @@ const MAGIC_CRC: &[u8] = b"070702";
 /// Name of the entry that ends an archive.
 const TRAILER: &str = "TRAILER!!!";
 /// File type bits of a mode (`S_IFMT`), and the type of a symbolic link,
-/// whose contents GNU cpio leaves out of the CRC check.
+/// whose contents the CRC check skips, as `cpio_reader` did.
 const MODE_TYPE_MASK: u32 = 0o170_000;
 const MODE_SYMBOLIC_LINK: u32 = 0o120_000;
 

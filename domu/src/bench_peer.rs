@@ -1,5 +1,5 @@
 //! The protocol between the two DomUs of the interdomain benchmarks: a
-//! `bench=peer` domain that answers pings and offers grants, and a
+//! `bench=peer` domain that replies to pings and offers grants, and a
 //! `bench=pair peer=ID` domain that times event-channel round trips and
 //! grant operations against it.
 //!
@@ -15,26 +15,18 @@
 use alloc::format;
 use alloc::string::String;
 use hypercalls::grant::GrantRef;
+use guest::ping::parse_decimal;
 use hypercalls::{DOMID_FIRST_RESERVED, DomId};
 
 /// Token of the peer's watch on its request directory.
 pub const WATCH_TOKEN: &str = "bench-peer";
 
-/// Value of a request node before the peer answers it.
+/// Value of a request node before the peer replies.
 pub const REQUEST: &[u8] = b"request";
 
 /// Returns the directory where domains ask peer `domid` for a grant.
 pub fn directory(domid: DomId) -> String {
     format!("/local/domain/{domid}/data/bench-peer")
-}
-
-/// Parses decimal digits into a value of at most `max`.
-fn parse_decimal(text: &[u8], max: u32) -> Option<u32> {
-    if text.is_empty() || text.len() > 10 || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let value = text.iter().fold(0u64, |value, digit| value * 10 + u64::from(digit - b'0'));
-    u32::try_from(value).ok().filter(|&value| value <= max)
 }
 
 /// Parses a domain id below `DOMID_FIRST_RESERVED`.
@@ -44,8 +36,8 @@ fn parse_domid(text: &[u8]) -> Option<DomId> {
 
 /// Parses one node of the request directory, named `name` with value
 /// `value`, as seen by peer `own`. Returns the domain to grant a page to,
-/// `None` for a node that holds no open request (such as one the peer has
-/// answered), or a description of an invalid node name.
+/// `None` for a node that contains no open request (such as one the peer
+/// has replied to), or a description of an invalid node name.
 pub fn parse_request(name: &[u8], value: &[u8], own: DomId) -> Result<Option<DomId>, String> {
     let requester =
         parse_domid(name).ok_or_else(|| format!("invalid domain id '{}'", String::from_utf8_lossy(name)))?;
@@ -56,7 +48,7 @@ pub fn parse_request(name: &[u8], value: &[u8], own: DomId) -> Result<Option<Dom
 }
 
 /// Parses the peer's reply in a request node: the grant reference, or
-/// `None` while the node still holds [`REQUEST`] or anything but digits.
+/// `None` while the node still contains [`REQUEST`] or anything but digits.
 pub fn parse_reference(value: &[u8]) -> Option<GrantRef> {
     parse_decimal(value, u32::MAX)
 }
@@ -84,7 +76,7 @@ mod tests {
     }
 
     #[test]
-    fn request_skips_answered_node() {
+    fn request_skips_replied_node() {
         assert_eq!(parse_request(b"3", b"8", 2), Ok(None));
         assert_eq!(parse_request(b"3", b"", 2), Ok(None));
         assert_eq!(parse_request(b"3", b"request ", 2), Ok(None));

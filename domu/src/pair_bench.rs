@@ -24,7 +24,8 @@ struct Page([u8; PAGE_SIZE]);
 
 /// Destination of the grant copies.
 static mut DEST: Page = Page([0; PAGE_SIZE]);
-/// Where the peer's page is mapped. Its own frame is mapped back afterwards.
+/// The page whose address maps the peer's grant. Its own frame is mapped
+/// back afterwards.
 static mut WINDOW: Page = Page([0; PAGE_SIZE]);
 
 /// Present, writable, accessed, dirty.
@@ -57,8 +58,8 @@ fn now_ns() -> u64 {
     guest::time::system_time_ns().unwrap_or(0)
 }
 
-/// Writes the grant request at `node` and waits for `peer` to answer it with
-/// a grant reference. The peer sets up its directory after it boots, so
+/// Writes the grant request at `node` and waits for `peer` to reply with a
+/// grant reference. The peer sets up its directory after it boots, so
 /// early writes may fail and are retried until [`CONNECT_TIMEOUT_NS`].
 fn request_grant(peer: DomId, node: &str) -> Result<GrantRef, String> {
     let deadline = now_ns().saturating_add(CONNECT_TIMEOUT_NS);
@@ -78,7 +79,7 @@ fn request_grant(peer: DomId, node: &str) -> Result<GrantRef, String> {
             return Ok(gref);
         }
         if now_ns() > deadline {
-            return Err(format!("domain {peer} did not answer the grant request at {node} within {seconds} s"));
+            return Err(format!("domain {peer} did not reply to the grant request at {node} within {seconds} s"));
         }
         guest::hypercall::yield_now();
     }
@@ -98,7 +99,7 @@ fn page_checksum(address: u64) -> u32 {
 }
 
 /// Times `GNTTABOP_copy` of 4096 bytes from `peer`'s grant `gref` into
-/// [`DEST`], then checks that DEST holds the peer's pattern.
+/// [`DEST`], then checks that DEST contains the peer's pattern.
 fn grant_copy(peer: DomId, gref: GrantRef, rounds: u32, emit: &mut dyn FnMut(&str)) -> Result<(), String> {
     let dest = &raw mut DEST;
     // SAFETY: DEST is this image's page and only this function touches it.

@@ -192,20 +192,12 @@ impl HypercallPlatform {
     }
 
     /// Reads the request nodes that watch events named and binds to their
-    /// ports. Events for the directory itself or for removed nodes are
-    /// skipped.
+    /// ports.
     fn read_ping_requests(&mut self) {
         let Some(mut responder) = self.responder.take() else { return };
-        let prefix = alloc::format!("{}/", guest::ping::directory(responder.own()));
-        for path in core::mem::take(&mut self.ping_requests) {
-            let Some(name) = path.strip_prefix(prefix.as_bytes()) else { continue };
-            if name.contains(&b'/') {
-                continue;
-            }
-            let mut payload = path.clone();
-            payload.push(0);
-            let Ok(value) = guest::xenstore::request(message::READ, 0, &payload) else { continue };
-            if let Some(problem) = responder.request(name, &value) {
+        let directory = guest::ping::directory(responder.own());
+        for (name, value) in read_child_nodes(&directory, core::mem::take(&mut self.ping_requests)) {
+            if let Some(problem) = responder.request(&name, &value) {
                 self.print_line(&problem);
             }
         }
@@ -214,20 +206,13 @@ impl HypercallPlatform {
 
     /// Reads the grant request nodes that watch events named, grants each
     /// requesting domain a page and writes the grant reference into its
-    /// node. Nodes without an open request, such as answered ones, are
-    /// skipped, and invalid ones are logged.
+    /// node. Nodes without an open request, such as those already replied
+    /// to, are skipped, and invalid ones are logged.
     fn read_grant_requests(&mut self) {
         let Some(own) = self.peer_of else { return };
-        let prefix = format!("{}/", domu::bench_peer::directory(own));
-        for path in core::mem::take(&mut self.grant_requests) {
-            let Some(name) = path.strip_prefix(prefix.as_bytes()) else { continue };
-            if name.contains(&b'/') {
-                continue;
-            }
-            let mut payload = path.clone();
-            payload.push(0);
-            let Ok(value) = guest::xenstore::request(message::READ, 0, &payload) else { continue };
-            let requester = match domu::bench_peer::parse_request(name, &value, own) {
+        let directory = domu::bench_peer::directory(own);
+        for (name, value) in read_child_nodes(&directory, core::mem::take(&mut self.grant_requests)) {
+            let requester = match domu::bench_peer::parse_request(&name, &value, own) {
                 Ok(Some(requester)) => requester,
                 Ok(None) => continue,
                 Err(problem) => {
@@ -237,8 +222,8 @@ impl HypercallPlatform {
             };
             let line = match self.grants.offer(requester) {
                 Ok((gref, _)) => {
-                    payload.extend_from_slice(format!("{gref}").as_bytes());
-                    match guest::xenstore::request(message::WRITE, 0, &payload) {
+                    let payload = format!("{directory}/{requester}\0{gref}");
+                    match guest::xenstore::request(message::WRITE, 0, payload.as_bytes()) {
                         Ok(_) => format!("bench peer: granted gref={gref} to domain {requester}"),
                         Err(error) => format!("bench peer: granted gref={gref} to domain {requester}, but cannot write it: {error}"),
                     }
@@ -359,6 +344,26 @@ impl guest::ping::Rendezvous for StoreRendezvous {
             guest::println!("ping: cannot remove {path}: {error}");
         }
     }
+}
+
+/// Reads the nodes directly below `directory` that watch events named at
+/// `paths`, and returns each one's name and value. Events for the directory
+/// itself, for deeper nodes and for nodes already removed are skipped.
+fn read_child_nodes(directory: &str, paths: alloc::vec::Vec<alloc::vec::Vec<u8>>) -> alloc::vec::Vec<(alloc::vec::Vec<u8>, alloc::vec::Vec<u8>)> {
+    let prefix = format!("{directory}/");
+    let mut nodes = alloc::vec::Vec::new();
+    for path in paths {
+        let Some(name) = path.strip_prefix(prefix.as_bytes()) else { continue };
+        if name.contains(&b'/') {
+            continue;
+        }
+        let mut payload = path.clone();
+        payload.push(0);
+        if let Ok(value) = guest::xenstore::request(message::READ, 0, &payload) {
+            nodes.push((name.to_vec(), value));
+        }
+    }
+    nodes
 }
 
 /// Watches this domain's ping directory and returns the responder, or

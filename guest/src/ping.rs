@@ -37,7 +37,7 @@ pub fn directory(domid: u16) -> String {
 }
 
 /// Parses a decimal number of at most `max`, digits only.
-fn parse_decimal(text: &[u8], max: u32) -> Option<u32> {
+pub fn parse_decimal(text: &[u8], max: u32) -> Option<u32> {
     if text.is_empty() || text.len() > 10 || !text.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -218,12 +218,13 @@ mod runtime {
     /// or no reply arrives within [`REPLY_TIMEOUT_NS`].
     ///
     /// The wait spins instead of blocking. A blocked pinger is boosted when
-    /// the reply wakes it, and then the credit scheduler settles in one of
-    /// two orders depending on where timer ticks land: the responder runs
-    /// at once on the pinger's send, or only when the pinger blocks, one
-    /// more hypercall per round trip. A pinger that never blocks is never
-    /// boosted, so the woken responder always runs at once, and the reply's
-    /// upcall is delivered on the way back from the send.
+    /// the reply wakes it. The credit scheduler then settles in one of two
+    /// orders, depending on where timer ticks land. Either the responder
+    /// runs at once on the pinger's send, or it runs only when the pinger
+    /// blocks, one more hypercall per round trip. A pinger that does not
+    /// block loses its boost at a timer tick and never gets it back, so the
+    /// woken responder runs at once, and the reply's upcall is delivered on
+    /// the way back from the send.
     pub fn round_trip(port: u32) -> Result<(), String> {
         events::send(port).map_err(|errno| format!("ping: send on port {port} failed: {errno}"))?;
         if events::take(port) {

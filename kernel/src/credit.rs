@@ -193,8 +193,9 @@ mod tests {
         assert_eq!(pick(&[(0u16, yielding, true), (1u16, starved, false)], 0), Some(0));
     }
 
-    /// The three-pass form that `pick_from` replaced: the best priority, then
-    /// its first id after `current`, then its first id at or before it.
+    /// Picks as the three-pass form that `pick_from` replaced did: the best
+    /// priority, then its first id after `current`, then its first id at or
+    /// before it.
     fn pick_reference(candidates: &[(u16, Account, bool)], current: u16) -> Option<u16> {
         let best = candidates.iter().filter(|(_, _, runnable)| *runnable).map(|(_, account, _)| account.priority()).min()?;
         let eligible = |candidate: &&(u16, Account, bool)| candidate.2 && candidate.1.priority() == best;

@@ -228,9 +228,9 @@ struct Translation {
 }
 
 /// Counts the log's executed blocks. A block's `in_asm` listing comes just
-/// before its first `exec` line, which names its host code address; later
-/// `exec` lines are matched by that address, since a guest address can hold
-/// blocks of both guests.
+/// before its first `exec` line, which names its host code address. Later
+/// `exec` lines are matched by that address, because one guest address can
+/// hold blocks of both guests.
 fn count(log: &Path, images: &Images) -> Result<Profile, String> {
     let file = std::fs::File::open(log).map_err(|error| format!("cannot open {}: {error}", log.display()))?;
     let mut pending: HashMap<u64, Translation> = HashMap::new();
