@@ -31,6 +31,12 @@ static mut WINDOW: Page = Page([0; PAGE_SIZE]);
 /// Present, writable, accessed, dirty.
 const WRITABLE_PTE: u64 = 0x63;
 
+/// Time the pinger spins before the ping-pong, two ticks of the
+/// hypervisor's 100 Hz timer. A tick that lands while it spins ends the
+/// boost its earlier blocking xenstore requests gave it, which would let it
+/// win the CPU from the woken peer.
+const SETTLE_NS: u64 = 20_000_000;
+
 /// Runs the three benchmarks from domain `own` against `peer`, `rounds`
 /// rounds each, and passes their result lines to `emit`.
 pub fn run(own: DomId, peer: DomId, rounds: u32, emit: &mut dyn FnMut(&str)) -> Result<(), String> {
@@ -48,6 +54,10 @@ fn pingpong(own: DomId, peer: DomId, rounds: u32, emit: &mut dyn FnMut(&str)) ->
     let mut rendezvous = StoreRendezvous;
     let channel = guest::ping::open(own, peer, &mut rendezvous)?;
     guest::events::take(channel.port);
+    let settled = now_ns().saturating_add(SETTLE_NS);
+    while now_ns() < settled {
+        core::hint::spin_loop();
+    }
     let port = channel.port;
     let result = measure("evtchn-pingpong", rounds, 1, emit, &mut || guest::ping::round_trip(port));
     guest::ping::close(channel, &mut rendezvous);

@@ -347,20 +347,36 @@ impl guest::ping::Rendezvous for StoreRendezvous {
 }
 
 /// Reads the nodes directly below `directory` that watch events named at
-/// `paths`, and returns each one's name and value. Events for the directory
-/// itself, for deeper nodes and for nodes already removed are skipped.
+/// `paths`, and returns each one's name and value. An event for the
+/// directory itself, which the store sends when the watch is set up, reads
+/// its first [`MAX_PING_REQUESTS`] nodes, because requests written before
+/// the watch existed raise no event of their own. Events for deeper nodes
+/// and for nodes already removed are skipped.
 fn read_child_nodes(directory: &str, paths: alloc::vec::Vec<alloc::vec::Vec<u8>>) -> alloc::vec::Vec<(alloc::vec::Vec<u8>, alloc::vec::Vec<u8>)> {
     let prefix = format!("{directory}/");
-    let mut nodes = alloc::vec::Vec::new();
+    let mut names = alloc::vec::Vec::new();
     for path in paths {
-        let Some(name) = path.strip_prefix(prefix.as_bytes()) else { continue };
-        if name.contains(&b'/') {
+        if path == directory.as_bytes() {
+            let mut payload = alloc::vec::Vec::from(directory.as_bytes());
+            payload.push(0);
+            if let Ok(listing) = guest::xenstore::request(message::DIRECTORY, 0, &payload) {
+                let listed = listing.split(|&byte| byte == 0).filter(|name| !name.is_empty());
+                names.extend(listed.take(MAX_PING_REQUESTS).map(<[u8]>::to_vec));
+            }
             continue;
         }
-        let mut payload = path.clone();
+        let Some(name) = path.strip_prefix(prefix.as_bytes()) else { continue };
+        if !name.contains(&b'/') {
+            names.push(name.to_vec());
+        }
+    }
+    let mut nodes = alloc::vec::Vec::new();
+    for name in names {
+        let mut payload = alloc::vec::Vec::from(prefix.as_bytes());
+        payload.extend_from_slice(&name);
         payload.push(0);
         if let Ok(value) = guest::xenstore::request(message::READ, 0, &payload) {
-            nodes.push((name.to_vec(), value));
+            nodes.push((name, value));
         }
     }
     nodes
