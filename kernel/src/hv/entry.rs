@@ -33,20 +33,26 @@ pub extern "C" fn guest_entry(frame: *const TrapFrame) -> ! {
         domain.vcpu.cpu_tsc += now.saturating_sub(entered_at);
         let before = domain.state;
         let trap = domain.vcpu.frame.vector as u8;
-        handle(hypervisor, current, trap);
-        super::domctl::notify_state_change(hypervisor, current, before);
+        let outcome = handle(hypervisor, current, trap);
+
+        // One lookup serves the result and the state check, because this
+        // runs on every entry. The handler may have destroyed the domain.
+        if let Some(domain) = hypervisor.domain(current) {
+            if let Some(Outcome::Return(value)) = outcome {
+                domain.vcpu.frame.rax = value as u64;
+            }
+            let after = domain.state;
+            super::domctl::notify_if_changed(hypervisor, current, before, after);
+        }
     }
     sched::run_next()
 }
 
-fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, trap: u8) {
+/// Handles one entry of domain `current` through vector `trap`, and returns
+/// a hypercall's outcome for the caller to store.
+fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, trap: u8) -> Option<Outcome> {
     match trap {
-        HYPERCALL_VECTOR => {
-            let outcome = hypercall::dispatch(hypervisor, current);
-            if let (Outcome::Return(value), Some(domain)) = (outcome, hypervisor.domain(current)) {
-                domain.vcpu.frame.rax = value as u64;
-            }
-        }
+        HYPERCALL_VECTOR => return Some(hypercall::dispatch(hypervisor, current)),
         vector::NMI => log::warn!("NMI while d{current} was running; ignored"),
         vector::MACHINE_CHECK => {
             let frame = hypervisor.domain(current).map(|domain| domain.vcpu.frame).unwrap_or_default();
@@ -68,6 +74,7 @@ fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, trap: 
         }
         _ => log::warn!("d{current}: unexpected vector {trap} from a guest; ignored"),
     }
+    None
 }
 
 /// Handles a device interrupt: the timer tick or serial input.
