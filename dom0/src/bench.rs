@@ -15,11 +15,13 @@ use hypercalls::sysctl::{self, PhysInfo, Sysctl};
 use crate::toolstack::Toolstack;
 
 /// Usage line printed for a malformed `bench` command.
-const USAGE: &str = "usage: bench NAME [ROUNDS] | bench boot | bench domu CFG [ROUNDS] | \
+const USAGE: &str = "usage: bench NAME [ROUNDS] | bench boot | bench domu CFG [ROUNDS [PEER]] | \
                      bench create CFG [ROUNDS] | bench scale CFG";
 
 /// Runs `bench ARGUMENTS`. `bench domu` leaves the console attached to the
-/// benchmark's DomU, which powers itself off after its last line.
+/// benchmark's DomU, which powers itself off after its last line. Its PEER
+/// (a name or id) is passed to the DomU as `peer=ID`, for the benchmarks
+/// that run between two DomUs.
 pub fn run(toolstack: &mut Toolstack, arguments: &[String]) -> Result<(), String> {
     let words: Vec<&str> = arguments.iter().map(String::as_str).collect();
     let rounds = |index: usize| -> Result<u32, String> {
@@ -38,11 +40,16 @@ pub fn run(toolstack: &mut Toolstack, arguments: &[String]) -> Result<(), String
             finish();
             Ok(())
         }
-        ["domu", config, ..] => {
-            let extra = format!("rounds={}", rounds(2)?);
+        ["domu", config, rest @ ..] if rest.len() <= 2 => {
+            let mut extra = format!("rounds={}", rounds(2)?);
+            if let Some(peer) = rest.get(1) {
+                let id = toolstack.resolve_for("bench", peer)?;
+                extra.push_str(&format!(" peer={id}"));
+            }
             let id = toolstack.create_with(guest::ramdisk(), config, &extra, "")?;
             toolstack.attach(id, |bytes: &[u8]| guest::console::write_raw(bytes))
         }
+        ["domu", ..] => Err(format!("bench domu: too many arguments; {USAGE}")),
         ["create", config, ..] => {
             create(toolstack, config, rounds(2)?)?;
             finish();

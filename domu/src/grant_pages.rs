@@ -164,7 +164,7 @@ fn window_checksum(slot: usize) -> u32 {
 }
 
 /// Returns the machine frame behind `address`, a page of this image.
-fn machine_frame(address: u64) -> u64 {
+pub(crate) fn machine_frame(address: u64) -> u64 {
     let pfn = (address - guest::virt_base()) / 4096;
     let list = guest::start_info().mfn_list as *const u64;
     // SAFETY: the builder maps `mfn_list` with one u64 per page of the

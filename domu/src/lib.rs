@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+pub mod bench_peer;
 pub mod grant_commands;
 pub mod identity;
 pub mod selftest;

@@ -15,6 +15,8 @@
 #[cfg(target_os = "none")]
 mod grant_pages;
 #[cfg(target_os = "none")]
+mod pair_bench;
+#[cfg(target_os = "none")]
 mod platform;
 
 #[cfg(target_os = "none")]
@@ -60,8 +62,14 @@ fn guest_main() -> ! {
     if let Some(suite) = domu::selftest::requested_suite(info.command_line()) {
         run_selftest(&suite, &mut platform);
     }
-    if let Some(name) = guest::bench::option(info.command_line(), "bench") {
-        run_bench(name, info.command_line(), &mut platform);
+    match guest::bench::option(info.command_line(), "bench") {
+        Some("peer") => {
+            if let Err(error) = platform.serve_as_peer() {
+                let _ = writeln!(Text(&mut platform), "bench peer: grant requests are not served: {error}");
+            }
+        }
+        Some(name) => run_bench(name, info.command_line(), &mut platform),
+        None => {}
     }
 
     shell.start(&mut platform);
@@ -105,7 +113,8 @@ fn run_selftest(name: &str, platform: &mut platform::HypercallPlatform) {
 /// Runs the benchmark `name` from a `bench=NAME` word (with `rounds=N`),
 /// prints its result lines and powers the domain off, so `xl create -c`
 /// returns to Dom0's prompt. `bench=yield` yields forever instead, as the
-/// partner of the `switch` benchmark.
+/// partner of the `switch` benchmark. `bench=pair` runs the interdomain
+/// benchmarks against the `bench=peer` domain that `peer=ID` names.
 #[cfg(target_os = "none")]
 fn run_bench(name: &str, command_line: &[u8], platform: &mut platform::HypercallPlatform) {
     use core::fmt::Write;
@@ -118,14 +127,18 @@ fn run_bench(name: &str, command_line: &[u8], platform: &mut platform::Hypercall
     let rounds = guest::bench::option(command_line, "rounds")
         .and_then(|text| text.parse().ok())
         .unwrap_or(DEFAULT_ROUNDS);
-    match Benchmark::parse(name) {
-        Some(benchmark) => {
-            let mut emit = |text: &str| {
-                let _ = writeln!(Text(platform), "{text}");
-            };
-            if let Err(error) = benchmark.run("domu", rounds, &mut emit) {
-                let _ = writeln!(Text(platform), "bench {name}: failed: {error}");
-            }
+    let mut emit = |text: &str| {
+        let _ = writeln!(Text(&mut *platform), "{text}");
+    };
+    let result = match (name, Benchmark::parse(name)) {
+        ("pair", _) => Some(run_pair(command_line, rounds, &mut emit)),
+        (_, Some(benchmark)) => Some(benchmark.run("domu", rounds, &mut emit)),
+        (_, None) => None,
+    };
+    match result {
+        Some(Ok(())) => {}
+        Some(Err(error)) => {
+            let _ = writeln!(Text(platform), "bench {name}: failed: {error}");
         }
         None => {
             let _ = writeln!(Text(platform), "bench {name}: unknown benchmark");
@@ -139,6 +152,17 @@ fn run_bench(name: &str, command_line: &[u8], platform: &mut platform::Hypercall
         guest::hypercall::yield_now();
     }
     let _ = guest::hypercall::shutdown(hypercalls::sched::ShutdownReason::Poweroff);
+}
+
+/// Runs the `bench=pair` benchmarks against the domain that `peer=ID` names.
+#[cfg(target_os = "none")]
+fn run_pair(command_line: &[u8], rounds: u32, emit: &mut dyn FnMut(&str)) -> Result<(), alloc::string::String> {
+    let own = domu::Identity::parse(command_line)
+        .identity
+        .domid
+        .ok_or_else(|| alloc::string::String::from("no domid= on the command line"))?;
+    let peer = domu::bench_peer::parse_peer(command_line, own)?;
+    pair_bench::run(own, peer, rounds, emit)
 }
 
 #[cfg(not(target_os = "none"))]

@@ -35,17 +35,23 @@ pub struct HypercallPlatform {
     /// Request nodes named by watch events, waiting to be read outside the
     /// masked section of [`Self::wait_for_input`].
     ping_requests: alloc::vec::Vec<alloc::vec::Vec<u8>>,
-    /// State of the `grant-*` commands.
+    /// State of the `grant-*` commands, and the pages a peer offers.
     grants: crate::grant_pages::GrantPages,
+    /// This domain's id while it serves grant requests as a benchmark peer
+    /// (see `domu::bench_peer`), set by [`Self::serve_as_peer`].
+    peer_of: Option<hypercalls::DomId>,
+    /// Grant request nodes named by watch events, waiting to be read outside
+    /// the masked section of [`Self::wait_for_input`].
+    grant_requests: alloc::vec::Vec<alloc::vec::Vec<u8>>,
 }
 
-/// Most request nodes queued between two reads; more are dropped.
+/// Most request nodes of each kind queued between two reads; more are dropped.
 const MAX_PING_REQUESTS: usize = 32;
 
 /// Work found while waiting in [`HypercallPlatform::wait_for_input`].
 enum Wake {
     Input(usize),
-    PingRequests,
+    Requests,
 }
 
 impl HypercallPlatform {
@@ -72,7 +78,37 @@ impl HypercallPlatform {
             responder: start_responder(),
             ping_requests: alloc::vec::Vec::new(),
             grants: crate::grant_pages::GrantPages::new(),
+            peer_of: None,
+            grant_requests: alloc::vec::Vec::new(),
         }
+    }
+
+    /// Makes this domain a benchmark peer: creates its grant request
+    /// directory, readable and writable by every domain, and watches it. The
+    /// requests are served while the shell waits for input.
+    pub fn serve_as_peer(&mut self) -> Result<(), String> {
+        let own = domu::Identity::parse(guest::start_info().command_line())
+            .identity
+            .domid
+            .ok_or_else(|| String::from("no domid= on the command line, so requests cannot be told apart"))?;
+        let directory = domu::bench_peer::directory(own);
+        let request = |kind: u32, words: &[&[u8]]| {
+            let mut payload = alloc::vec::Vec::new();
+            for word in words {
+                payload.extend_from_slice(word);
+                payload.push(0);
+            }
+            guest::xenstore::request(kind, 0, &payload).map_err(|error| format!("{error}"))
+        };
+        request(message::MKDIR, &[directory.as_bytes()]).map_err(|error| format!("cannot create {directory}: {error}"))?;
+        // The first entry names the owner and what every other domain may do.
+        let permissions = format!("b{own}");
+        request(message::SET_PERMS, &[directory.as_bytes(), permissions.as_bytes()])
+            .map_err(|error| format!("cannot set the permissions of {directory}: {error}"))?;
+        request(message::WATCH, &[directory.as_bytes(), domu::bench_peer::WATCH_TOKEN.as_bytes()])
+            .map_err(|error| format!("cannot watch {directory}: {error}"))?;
+        self.peer_of = Some(own);
+        Ok(())
     }
 
     /// Arranges for console input to raise an event. The ring's event
@@ -98,20 +134,24 @@ impl HypercallPlatform {
                 let wake = guest::wait::block_until(|| {
                     self.print_watch_events();
                     self.answer_pings();
-                    if !self.ping_requests.is_empty() {
-                        return Some(Wake::PingRequests);
+                    if !self.ping_requests.is_empty() || !self.grant_requests.is_empty() {
+                        return Some(Wake::Requests);
                     }
                     Some(self.read(buffer)).filter(|&count| count > 0).map(Wake::Input)
                 });
                 match wake {
                     Wake::Input(count) => return count,
-                    Wake::PingRequests => self.read_ping_requests(),
+                    Wake::Requests => {
+                        self.read_ping_requests();
+                        self.read_grant_requests();
+                    }
                 }
             }
         }
         loop {
             self.print_watch_events();
             self.read_ping_requests();
+            self.read_grant_requests();
             self.answer_pings();
             let count = self.read(buffer);
             if count > 0 {
@@ -131,6 +171,12 @@ impl HypercallPlatform {
                 }
                 continue;
             }
+            if token == domu::bench_peer::WATCH_TOKEN.as_bytes() {
+                if self.peer_of.is_some() && self.grant_requests.len() < MAX_PING_REQUESTS {
+                    self.grant_requests.push(path);
+                }
+                continue;
+            }
             let line = domu::xenstore_commands::describe_event(&path, &token);
             self.write(b"\r\n");
             self.write(line.as_bytes());
@@ -146,24 +192,46 @@ impl HypercallPlatform {
     }
 
     /// Reads the request nodes that watch events named and binds to their
-    /// ports. Events for the directory itself or for removed nodes are
-    /// skipped.
+    /// ports.
     fn read_ping_requests(&mut self) {
         let Some(mut responder) = self.responder.take() else { return };
-        let prefix = alloc::format!("{}/", guest::ping::directory(responder.own()));
-        for path in core::mem::take(&mut self.ping_requests) {
-            let Some(name) = path.strip_prefix(prefix.as_bytes()) else { continue };
-            if name.contains(&b'/') {
-                continue;
-            }
-            let mut payload = path.clone();
-            payload.push(0);
-            let Ok(value) = guest::xenstore::request(message::READ, 0, &payload) else { continue };
-            if let Some(problem) = responder.request(name, &value) {
+        let directory = guest::ping::directory(responder.own());
+        for (name, value) in read_child_nodes(&directory, core::mem::take(&mut self.ping_requests)) {
+            if let Some(problem) = responder.request(&name, &value) {
                 self.print_line(&problem);
             }
         }
         self.responder = Some(responder);
+    }
+
+    /// Reads the grant request nodes that watch events named, grants each
+    /// requesting domain a page and writes the grant reference into its
+    /// node. Nodes without an open request, such as those already replied
+    /// to, are skipped, and invalid ones are logged.
+    fn read_grant_requests(&mut self) {
+        let Some(own) = self.peer_of else { return };
+        let directory = domu::bench_peer::directory(own);
+        for (name, value) in read_child_nodes(&directory, core::mem::take(&mut self.grant_requests)) {
+            let requester = match domu::bench_peer::parse_request(&name, &value, own) {
+                Ok(Some(requester)) => requester,
+                Ok(None) => continue,
+                Err(problem) => {
+                    self.print_line(&format!("bench peer: ignored a grant request: {problem}"));
+                    continue;
+                }
+            };
+            let line = match self.grants.offer(requester) {
+                Ok((gref, _)) => {
+                    let payload = format!("{directory}/{requester}\0{gref}");
+                    match guest::xenstore::request(message::WRITE, 0, payload.as_bytes()) {
+                        Ok(_) => format!("bench peer: granted gref={gref} to domain {requester}"),
+                        Err(error) => format!("bench peer: granted gref={gref} to domain {requester}, but cannot write it: {error}"),
+                    }
+                }
+                Err(error) => format!("bench peer: cannot grant a page to domain {requester}: {error}"),
+            };
+            self.print_line(&line);
+        }
     }
 
     /// Writes `line` on a line of its own, as output that interrupts the prompt.
@@ -259,7 +327,7 @@ impl Platform for HypercallPlatform {
 }
 
 /// Publishes the pinger's port through the domain's xenstore ring.
-struct StoreRendezvous;
+pub(crate) struct StoreRendezvous;
 
 impl guest::ping::Rendezvous for StoreRendezvous {
     fn write(&mut self, path: &str, value: &[u8]) -> Result<(), String> {
@@ -276,6 +344,42 @@ impl guest::ping::Rendezvous for StoreRendezvous {
             guest::println!("ping: cannot remove {path}: {error}");
         }
     }
+}
+
+/// Reads the nodes directly below `directory` that watch events named at
+/// `paths`, and returns each one's name and value. An event for the
+/// directory itself, which the store sends when the watch is set up, reads
+/// its first [`MAX_PING_REQUESTS`] nodes, because requests written before
+/// the watch existed raise no event of their own. Events for deeper nodes
+/// and for nodes already removed are skipped.
+fn read_child_nodes(directory: &str, paths: alloc::vec::Vec<alloc::vec::Vec<u8>>) -> alloc::vec::Vec<(alloc::vec::Vec<u8>, alloc::vec::Vec<u8>)> {
+    let prefix = format!("{directory}/");
+    let mut names = alloc::vec::Vec::new();
+    for path in paths {
+        if path == directory.as_bytes() {
+            let mut payload = alloc::vec::Vec::from(directory.as_bytes());
+            payload.push(0);
+            if let Ok(listing) = guest::xenstore::request(message::DIRECTORY, 0, &payload) {
+                let listed = listing.split(|&byte| byte == 0).filter(|name| !name.is_empty());
+                names.extend(listed.take(MAX_PING_REQUESTS).map(<[u8]>::to_vec));
+            }
+            continue;
+        }
+        let Some(name) = path.strip_prefix(prefix.as_bytes()) else { continue };
+        if !name.contains(&b'/') {
+            names.push(name.to_vec());
+        }
+    }
+    let mut nodes = alloc::vec::Vec::new();
+    for name in names {
+        let mut payload = alloc::vec::Vec::from(prefix.as_bytes());
+        payload.extend_from_slice(&name);
+        payload.push(0);
+        if let Ok(value) = guest::xenstore::request(message::READ, 0, &payload) {
+            nodes.push((name, value));
+        }
+    }
+    nodes
 }
 
 /// Watches this domain's ping directory and returns the responder, or

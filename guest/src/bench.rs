@@ -33,7 +33,7 @@ pub fn option<'a>(command_line: &'a [u8], key: &str) -> Option<&'a str> {
 }
 
 #[cfg(target_os = "none")]
-pub use run::{Benchmark, mark_entry, entry_tsc, spin_yield};
+pub use run::{Benchmark, mark_entry, entry_tsc, measure, spin_yield};
 
 #[cfg(target_os = "none")]
 mod run {
@@ -129,21 +129,32 @@ mod run {
                 })),
             };
             let name = if suffix.is_empty() { String::from(name) } else { format!("{name}-{suffix}") };
-            // One untimed pass warms the caches and the TLB.
-            operation()?;
-            for _ in 0..rounds {
-                let start = rdtsc();
-                for _ in 0..REPETITIONS {
-                    operation()?;
-                }
-                let mut ticks = (rdtsc() - start) / REPETITIONS;
-                if self == Benchmark::Switch {
-                    ticks /= 2;
-                }
-                emit(&line(&name, "ticks", ticks));
-            }
-            Ok(())
+            let operations_per_call = if self == Benchmark::Switch { 2 } else { 1 };
+            measure(&name, rounds, operations_per_call, emit, &mut *operation)
         }
+    }
+
+    /// Times `call` [`REPETITIONS`] times per round, `rounds` times, and
+    /// passes the TSC ticks per operation to `emit` as a result line named
+    /// `name`. Each call performs `operations_per_call` operations. One
+    /// untimed call first warms the caches and the TLB.
+    pub fn measure(
+        name: &str,
+        rounds: u32,
+        operations_per_call: u64,
+        emit: &mut dyn FnMut(&str),
+        call: &mut dyn FnMut() -> Result<(), String>,
+    ) -> Result<(), String> {
+        call()?;
+        for _ in 0..rounds {
+            let start = rdtsc();
+            for _ in 0..REPETITIONS {
+                call()?;
+            }
+            let ticks = (rdtsc() - start) / REPETITIONS / operations_per_call;
+            emit(&line(name, "ticks", ticks));
+        }
+        Ok(())
     }
 
     /// The 512 entries of the L1 table that maps [`TARGET`], as `mmu_update`

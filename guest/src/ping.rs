@@ -37,7 +37,7 @@ pub fn directory(domid: u16) -> String {
 }
 
 /// Parses a decimal number of at most `max`, digits only.
-fn parse_decimal(text: &[u8], max: u32) -> Option<u32> {
+pub fn parse_decimal(text: &[u8], max: u32) -> Option<u32> {
     if text.is_empty() || text.len() > 10 || !text.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -133,7 +133,7 @@ pub fn answered_line(pinger: u16, answered: u64) -> String {
 }
 
 #[cfg(target_os = "none")]
-pub use runtime::{Rendezvous, Responder, ping};
+pub use runtime::{Channel, Rendezvous, Responder, close, open, ping, round_trip};
 
 #[cfg(target_os = "none")]
 mod runtime {
@@ -174,16 +174,76 @@ mod runtime {
         rendezvous: &mut impl Rendezvous,
         emit: &mut impl FnMut(&str),
     ) -> Result<RoundTrips, String> {
+        let channel = open(own, remote, rendezvous)?;
+        let trips = exchange(remote, channel.port, count, rendezvous, emit);
+        close(channel, rendezvous);
+        Ok(trips)
+    }
+
+    /// An interdomain channel from a pinger to a responder, made by [`open`].
+    pub struct Channel {
+        /// The pinger's end.
+        pub port: u32,
+        /// The request node that names `port` to the responder.
+        node: String,
+    }
+
+    /// Allocates a port for `remote`, publishes it as domain `own`'s request
+    /// and waits until `remote` has bound to it. Fails when the port cannot
+    /// be allocated or published, or `remote` does not bind within
+    /// [`CONNECT_TIMEOUT_NS`]; the port and node are removed again then.
+    pub fn open(own: u16, remote: u16, rendezvous: &mut impl Rendezvous) -> Result<Channel, String> {
         let port = events::alloc_unbound(remote).map_err(|errno| format!("ping: cannot allocate a port for domain {remote}: {errno}"))?;
         let node = format!("{}/{own}", directory(remote));
         if let Err(error) = rendezvous.write(&node, format!("{port}").as_bytes()) {
             let _ = events::close(port);
             return Err(format!("ping: cannot write {node}: {error}"));
         }
-        let result = connect(remote, port, rendezvous).map(|()| exchange(remote, port, count, rendezvous, emit));
-        let _ = events::close(port);
-        rendezvous.remove(&node);
-        result
+        let channel = Channel { port, node };
+        if let Err(error) = connect(remote, port, rendezvous) {
+            close(channel, rendezvous);
+            return Err(error);
+        }
+        Ok(channel)
+    }
+
+    /// Closes the pinger's end of `channel` and removes its request node.
+    pub fn close(channel: Channel, rendezvous: &mut impl Rendezvous) {
+        let _ = events::close(channel.port);
+        rendezvous.remove(&channel.node);
+    }
+
+    /// Sends one event on `port` and waits for the reply, as the interdomain
+    /// round trip that `cargo xtask bench` times. Fails when the send fails
+    /// or no reply arrives within [`REPLY_TIMEOUT_NS`].
+    ///
+    /// The wait spins instead of blocking. A blocked pinger is boosted when
+    /// the reply wakes it. The credit scheduler then settles in one of two
+    /// orders, depending on where timer ticks land. Either the responder
+    /// runs at once on the pinger's send, or it runs only when the pinger
+    /// blocks, one more hypercall per round trip. A pinger that does not
+    /// block loses its boost at a timer tick and never gets it back, so the
+    /// woken responder runs at once, and the reply's upcall is delivered on
+    /// the way back from the send.
+    // NOTE: a responder with less credit than the pinger and no boost does
+    // not run on the pinger's send, so the pinger spins until the next
+    // timer tick. Rounds with such waits averaged 19,140 to 59,129
+    // instructions per round trip under icount instead of 9,142, and
+    // yielding in the wait made whole runs settle at about 10,100. The
+    // bench gives the responder the maximum credit weight to avoid both.
+    pub fn round_trip(port: u32) -> Result<(), String> {
+        events::send(port).map_err(|errno| format!("ping: send on port {port} failed: {errno}"))?;
+        if events::take(port) {
+            return Ok(());
+        }
+        let deadline = now_ns().saturating_add(REPLY_TIMEOUT_NS);
+        while !events::take(port) {
+            if now_ns() > deadline {
+                return Err(format!("ping: no reply on port {port} within {} ms", REPLY_TIMEOUT_NS / 1_000_000));
+            }
+            core::hint::spin_loop();
+        }
+        Ok(())
     }
 
     /// Waits until `remote` has bound to `port`.

@@ -99,14 +99,29 @@ pub fn pick(candidates: &[(u16, Account, bool)], current: u16) -> Option<u16> {
     pick_from(candidates.iter().copied(), current)
 }
 
-/// Does what [`pick`] does over any re-iterable sequence in id order, so the
-/// scheduler can pass its domain table without copying it into a vector.
-pub fn pick_from(candidates: impl Iterator<Item = (u16, Account, bool)> + Clone, current: u16) -> Option<u16> {
-    let best = candidates.clone().filter(|(_, _, runnable)| *runnable).map(|(_, account, _)| account.priority()).min()?;
-    let eligible = |&(_, account, runnable): &(u16, Account, bool)| runnable && account.priority() == best;
-    let after = candidates.clone().filter(|(id, _, _)| *id > current).find(eligible);
-    let before = candidates.filter(|(id, _, _)| *id <= current).find(eligible);
-    after.or(before).map(|(id, _, _)| id)
+/// Does what [`pick`] does over any sequence in id order, so the scheduler
+/// can pass its domain table without copying it into a vector. It reads the
+/// sequence once, because it runs on every return to a guest.
+pub fn pick_from(candidates: impl Iterator<Item = (u16, Account, bool)>, current: u16) -> Option<u16> {
+    // The best priority seen so far, with its first id after `current` and
+    // its first id at or before `current`.
+    let mut best: Option<(Priority, Option<u16>, Option<u16>)> = None;
+    for (id, account, runnable) in candidates {
+        if !runnable {
+            continue;
+        }
+        let priority = account.priority();
+        if best.as_ref().is_none_or(|(best_priority, _, _)| priority < *best_priority) {
+            best = Some((priority, None, None));
+        }
+        let Some((best_priority, after, before)) = &mut best else { continue };
+        if *best_priority != priority {
+            continue;
+        }
+        let slot = if id > current { after } else { before };
+        slot.get_or_insert(id);
+    }
+    best.and_then(|(_, after, before)| after.or(before))
 }
 
 #[cfg(test)]
@@ -176,6 +191,45 @@ mod tests {
         let starved = Account { credit: -200, ..Default::default() };
         assert_eq!(pick(&[(0u16, yielding, true), (1u16, starved, true)], 0), Some(1));
         assert_eq!(pick(&[(0u16, yielding, true), (1u16, starved, false)], 0), Some(0));
+    }
+
+    /// Picks as the three-pass form that `pick_from` replaced did: the best
+    /// priority, then its first id after `current`, then its first id at or
+    /// before it.
+    fn pick_reference(candidates: &[(u16, Account, bool)], current: u16) -> Option<u16> {
+        let best = candidates.iter().filter(|(_, _, runnable)| *runnable).map(|(_, account, _)| account.priority()).min()?;
+        let eligible = |candidate: &&(u16, Account, bool)| candidate.2 && candidate.1.priority() == best;
+        let after = candidates.iter().filter(|(id, _, _)| *id > current).find(eligible);
+        let before = candidates.iter().filter(|(id, _, _)| *id <= current).find(eligible);
+        after.or(before).map(|(id, _, _)| *id)
+    }
+
+    #[test]
+    fn pick_matches_reference_on_every_small_table() {
+        // Each vCPU is blocked or runnable with one of four priorities.
+        let accounts = [
+            Account { yielded: true, ..Default::default() },
+            Account { boosted: true, ..Default::default() },
+            Account { credit: 100, ..Default::default() },
+            Account { credit: -100, ..Default::default() },
+        ];
+        let ids = [0u16, 2, 5];
+        let mut checked = 0;
+        for code in 0..5u32.pow(3) {
+            let candidates: Vec<(u16, Account, bool)> = ids
+                .iter()
+                .enumerate()
+                .map(|(index, &id)| {
+                    let state = (code / 5u32.pow(index as u32) % 5) as usize;
+                    (id, accounts[state.min(3)], state < 4)
+                })
+                .collect();
+            for current in 0..=6 {
+                assert_eq!(pick(&candidates, current), pick_reference(&candidates, current), "{candidates:?}, current {current}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 125 * 7);
     }
 
     #[test]

@@ -18,6 +18,10 @@ Commands:
                                    Build, boot headless under TCG and under TCG with
                                    -icount, run the benchmarks in the guests, print a
                                    table and write target/bench/results.{json,md,svg}.
+  bench --profile NAME             Run benchmark NAME under -icount with QEMU's
+                                   in_asm and exec logs, and print and write to
+                                   target/bench/profile/NAME.txt the instructions
+                                   of one round per hypervisor and guest function.
   doctor                           Check the host prerequisites and print the
                                    commands that install what is missing.
 
@@ -33,7 +37,8 @@ Options:
   --filter NAME    bench: run only the benchmarks whose name contains NAME.
   --rounds N       bench: rounds per benchmark (default 10; 2 with --quick).
   --quick          bench: the CI run: 2 rounds, and a second -icount run whose
-                   figures must match the first within 2 %.
+                   medians must match the first within 10 %.
+  --profile NAME   bench: profile benchmark NAME instead of measuring them all.
 ";
 
 /// A parsed xtask command.
@@ -69,6 +74,7 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
     let mut filter = None;
     let mut rounds = None;
     let mut quick = false;
+    let mut profile = None;
     let mut options = options.iter();
     while let Some(option) = options.next() {
         match option.as_str() {
@@ -78,6 +84,9 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
                 boot_path = Some(value.parse::<BootPath>().map_err(|error| error.to_string())?);
             }
             "--quick" if command == "bench" => quick = true,
+            "--profile" if command == "bench" => {
+                profile = Some(options.next().ok_or("--profile needs a benchmark name")?.clone());
+            }
             "--filter" if command == "bench" => {
                 filter = Some(options.next().ok_or("--filter needs a benchmark name")?.clone());
             }
@@ -130,8 +139,11 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
         "bench" => {
             reject("--direct or --boot", boot_path.is_some())?;
             reject("--accel", accel.is_some())?;
+            if profile.is_some() && (quick || filter.is_some() || rounds.is_some()) {
+                return Err(String::from("`bench --profile` does not take --quick, --filter or --rounds"));
+            }
             let default = if quick { QUICK_ROUNDS } else { DEFAULT_ROUNDS };
-            Ok(Task::Bench(crate::bench::Options { filter, rounds: rounds.unwrap_or(default), quick }))
+            Ok(Task::Bench(crate::bench::Options { filter, rounds: rounds.unwrap_or(default), quick, profile }))
         }
         other => Err(format!("unknown command '{other}'")),
     }
@@ -193,12 +205,23 @@ mod tests {
     fn bench_takes_filter_rounds_quick() {
         assert_eq!(
             parse_line("bench --filter hypercall --rounds 3"),
-            Ok(Task::Bench(crate::bench::Options { filter: Some("hypercall".into()), rounds: 3, quick: false }))
+            Ok(Task::Bench(crate::bench::Options { filter: Some("hypercall".into()), rounds: 3, quick: false, profile: None }))
         );
         assert_eq!(
             parse_line("bench --quick"),
-            Ok(Task::Bench(crate::bench::Options { filter: None, rounds: QUICK_ROUNDS, quick: true }))
+            Ok(Task::Bench(crate::bench::Options { filter: None, rounds: QUICK_ROUNDS, quick: true, profile: None }))
         );
+        assert_eq!(
+            parse_line("bench --profile hypercall-domu"),
+            Ok(Task::Bench(crate::bench::Options {
+                filter: None,
+                rounds: DEFAULT_ROUNDS,
+                quick: false,
+                profile: Some("hypercall-domu".into())
+            }))
+        );
+        assert!(parse_line("bench --profile").is_err());
+        assert!(parse_line("bench --profile hypercall-domu --quick").is_err());
         assert!(parse_line("bench --rounds 0").is_err());
         assert!(parse_line("bench --accel tcg").is_err());
         assert!(parse_line("run --quick").is_err());

@@ -112,7 +112,7 @@ pub fn run_all(workspace: &Workspace, accel: Option<Accel>) -> Result<ExitCode, 
     let bench = "benchmarks (cargo xtask bench --quick)";
     match &artifacts {
         Some(artifacts) => {
-            let options = crate::bench::Options { filter: None, rounds: crate::args::QUICK_ROUNDS, quick: true };
+            let options = crate::bench::Options { filter: None, rounds: crate::args::QUICK_ROUNDS, quick: true, profile: None };
             reports.push(run_step(bench, || match crate::bench::run(workspace, artifacts, &options)? {
                 code if code == ExitCode::SUCCESS => Ok(()),
                 _ => Err(String::from("a benchmark check failed; see the lines above")),

@@ -430,7 +430,14 @@ fn decrease(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory
 /// Raises `VIRQ_DOM_EXC` for Dom0 when a domain stopped (shutdown or crash).
 pub fn notify_state_change(hypervisor: &mut Hypervisor, id: DomId, before: DomainState) {
     let Some(domain) = hypervisor.domain(id) else { return };
-    if domain.state == before || id == 0 {
+    let after = domain.state;
+    notify_if_changed(hypervisor, id, before, after);
+}
+
+/// Does what [`notify_state_change`] does for a caller that has read the
+/// domain's state `after` itself.
+pub fn notify_if_changed(hypervisor: &mut Hypervisor, id: DomId, before: DomainState, after: DomainState) {
+    if after == before || id == 0 {
         return;
     }
     if let Some(dom0) = hypervisor.domain(0) {

@@ -33,8 +33,17 @@ pub extern "C" fn guest_entry(frame: *const TrapFrame) -> ! {
         domain.vcpu.cpu_tsc += now.saturating_sub(entered_at);
         let before = domain.state;
         let trap = domain.vcpu.frame.vector as u8;
-        handle(hypervisor, current, trap);
-        super::domctl::notify_state_change(hypervisor, current, before);
+        let outcome = handle(hypervisor, current, trap);
+
+        // One lookup serves the result and the state check, because this
+        // runs on every entry. The handler may have destroyed the domain.
+        if let Some(domain) = hypervisor.domain(current) {
+            if let Some(outcome) = outcome {
+                apply_outcome(domain, outcome);
+            }
+            let after = domain.state;
+            super::domctl::notify_if_changed(hypervisor, current, before, after);
+        }
     }
     sched::run_next()
 }
@@ -42,24 +51,27 @@ pub extern "C" fn guest_entry(frame: *const TrapFrame) -> ! {
 /// Length of `int $0x82`, the instruction a continuation re-executes.
 const HYPERCALL_INSTRUCTION_LENGTH: u64 = 2;
 
-fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, trap: u8) {
-    match trap {
-        HYPERCALL_VECTOR => {
-            let outcome = hypercall::dispatch(hypervisor, current);
-            let Some(domain) = hypervisor.domain(current) else { return };
-            match outcome {
-                Outcome::Return(value) => domain.vcpu.frame.rax = value as u64,
-                Outcome::Replaced => {}
-                Outcome::Continue(arguments) => {
-                    // `rax` still contains the hypercall number, and the guest
-                    // executes `int $0x82` (2 bytes) again on return.
-                    let frame = &mut domain.vcpu.frame;
-                    [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8] = arguments;
-                    frame.rip = frame.rip.wrapping_sub(HYPERCALL_INSTRUCTION_LENGTH);
-                    log::debug!("d{current}: hypercall {} preempted; it resumes when the guest runs again", frame.rax);
-                }
-            }
+/// Stores a hypercall's outcome in the caller's registers.
+fn apply_outcome(domain: &mut super::domain::Domain, outcome: Outcome) {
+    let frame = &mut domain.vcpu.frame;
+    match outcome {
+        Outcome::Return(value) => frame.rax = value as u64,
+        Outcome::Replaced => {}
+        Outcome::Continue(arguments) => {
+            // `rax` still contains the hypercall number, and the guest
+            // executes `int $0x82` (2 bytes) again on return.
+            [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8] = arguments;
+            frame.rip = frame.rip.wrapping_sub(HYPERCALL_INSTRUCTION_LENGTH);
+            log::debug!("d{}: hypercall {} preempted; it resumes when the guest runs again", domain.id, frame.rax);
         }
+    }
+}
+
+/// Handles one entry of domain `current` through vector `trap`, and returns
+/// a hypercall's outcome for the caller to store.
+fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, trap: u8) -> Option<Outcome> {
+    match trap {
+        HYPERCALL_VECTOR => return Some(hypercall::dispatch(hypervisor, current)),
         vector::NMI => log::warn!("NMI while d{current} was running; ignored"),
         vector::MACHINE_CHECK => {
             let frame = hypervisor.domain(current).map(|domain| domain.vcpu.frame).unwrap_or_default();
@@ -81,6 +93,7 @@ fn handle(hypervisor: &mut super::Hypervisor, current: hypercalls::DomId, trap: 
         }
         _ => log::warn!("d{current}: unexpected vector {trap} from a guest; ignored"),
     }
+    None
 }
 
 /// Handles a device interrupt: the timer tick or serial input.

@@ -12,7 +12,7 @@ use crate::arch::layout;
 use crate::arch::memory::{self, frame_pointer};
 use crate::arch::paging::{ADDRESS_MASK, HUGE, PRESENT, WRITABLE, read_entry};
 use crate::frames::{FRAME_SIZE, Mfn};
-use crate::frametable::FrameType;
+use crate::frametable::{FrameTable, FrameType};
 use hypercalls::{DomId, Errno};
 
 /// Types that may be copied to and from guest memory byte for byte.
@@ -66,31 +66,32 @@ impl GuestMemory {
         if !layout::is_canonical(address) || layout::is_reserved(address) {
             return Err(Errno::EFAULT);
         }
-        let mut table = self.l4;
-        for level in (1..=4).rev() {
-            let index = ((address >> (12 + 9 * (level - 1))) & 0x1FF) as usize;
-            let entry = read_entry(table, index);
-            if entry & PRESENT == 0 || (write && entry & WRITABLE == 0) {
-                return Err(Errno::EFAULT);
+        // One hold of the memory lock covers every frame-table check of the
+        // walk, because this runs for every copy from or to a guest.
+        memory::with(|memory| {
+            let mut table = self.l4;
+            for level in (1..=4).rev() {
+                let index = ((address >> (12 + 9 * (level - 1))) & 0x1FF) as usize;
+                let entry = read_entry(table, index);
+                if entry & PRESENT == 0 || (write && entry & WRITABLE == 0) {
+                    return Err(Errno::EFAULT);
+                }
+                if level > 1 && entry & HUGE != 0 {
+                    return Err(Errno::EFAULT);
+                }
+                table = (entry & ADDRESS_MASK) >> 12;
+                if level > 1 && !self.owns_page_table(&memory.table, table) {
+                    return Err(Errno::EFAULT);
+                }
             }
-            if level > 1 && entry & HUGE != 0 {
-                return Err(Errno::EFAULT);
-            }
-            table = (entry & ADDRESS_MASK) >> 12;
-            if level > 1 && !self.owns_page_table(table) {
-                return Err(Errno::EFAULT);
-            }
-        }
-        memory::with(|memory| memory.table.check_mappable(self.domain, table, write))
-            .map(|_| table)
-            .map_err(|_| Errno::EFAULT)
+            memory.table.check_mappable(self.domain, table, write).map(|_| table).map_err(|_| Errno::EFAULT)
+        })
     }
 
     /// Checks that a table the walk reached is one of the domain's page tables,
     /// so a corrupt entry can never send the walk into foreign memory.
-    fn owns_page_table(&self, mfn: Mfn) -> bool {
-        memory::with(|memory| memory.table.get(mfn))
-            .is_some_and(|info| info.owner == self.domain && matches!(info.kind, FrameType::PageTable(_)))
+    fn owns_page_table(&self, frames: &FrameTable, mfn: Mfn) -> bool {
+        frames.get(mfn).is_some_and(|info| info.owner == self.domain && matches!(info.kind, FrameType::PageTable(_)))
     }
 
     /// Copies `out.len()` bytes from guest address `address`.
@@ -104,8 +105,12 @@ impl GuestMemory {
 
     /// Copies `data` to guest address `address`.
     pub fn write_bytes(&self, address: u64, data: &[u8]) -> Result<(), Errno> {
-        // Check the whole range first, so a fault part-way leaves no partial write.
-        self.for_each_page(address, data.len(), true, |_, _, _| {})?;
+        // A range inside one page is checked by its one translation before
+        // anything is written. A longer range is checked whole first, so a
+        // fault part-way leaves no partial write.
+        if address % FRAME_SIZE + data.len() as u64 > FRAME_SIZE {
+            self.for_each_page(address, data.len(), true, |_, _, _| {})?;
+        }
         self.for_each_page(address, data.len(), true, |physical, offset, length| {
             // SAFETY: as in `read_bytes`, for a frame checked writable.
             unsafe { core::ptr::copy_nonoverlapping(data[offset..].as_ptr(), physical, length) };

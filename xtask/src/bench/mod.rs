@@ -6,6 +6,7 @@
 //! Dom0's `bench` command), one per round. This module sends the commands
 //! over the serial console and collects those lines.
 
+mod profile;
 mod report;
 
 use std::process::{Command, ExitCode};
@@ -51,6 +52,8 @@ pub struct Options {
     pub rounds: u32,
     /// CI mode: few rounds, and a second icount run checked against the first.
     pub quick: bool,
+    /// Profile this benchmark instead of measuring (see [`profile`]).
+    pub profile: Option<String>,
 }
 
 /// How a machine runs.
@@ -92,11 +95,25 @@ const STEPS: &[Step] = &[
         names: &["domain-switch-domu"],
         commands: &["xl create /etc/xen/bench/yield.cfg", "bench domu /etc/xen/bench/switch.cfg {rounds}", "xl destroy bench-yield"],
     },
+    Step {
+        names: &["evtchn-pingpong", "grant-copy-4k", "grant-map-unmap"],
+        // The peer's maximum weight keeps its credit above the spinning
+        // pinger's, so it runs on every ping (see guest::ping::round_trip).
+        commands: &[
+            "xl create /etc/xen/bench/peer.cfg",
+            "xl sched-credit -d bench-peer -w 65535",
+            "bench domu /etc/xen/bench/pair.cfg {rounds} bench-peer",
+            "xl destroy bench-peer",
+        ],
+    },
     Step { names: &["xl-create", "xl-destroy"], commands: &["bench create /etc/xen/bench/small.cfg {rounds}"] },
 ];
 
 /// Runs `cargo xtask bench` and returns the exit code.
 pub fn run(workspace: &Workspace, artifacts: &Artifacts, options: &Options) -> Result<ExitCode, String> {
+    if let Some(name) = &options.profile {
+        return profile::run(workspace, artifacts, name);
+    }
     let started = Instant::now();
     // NOTE: the files go to the workspace's target/bench even when
     // CARGO_TARGET_DIR points elsewhere, so their place is always the same.
@@ -118,6 +135,9 @@ pub fn run(workspace: &Workspace, artifacts: &Artifacts, options: &Options) -> R
         let again = measure(artifacts, Mode::Icount, options, &log_dir, "icount-again")?;
         failures.extend(report::compare_icount(&icount, &again, ICOUNT_TOLERANCE));
         failures.extend(report::check_plausible(&tcg, &icount));
+        let expected: Vec<&str> =
+            STEPS.iter().flat_map(|step| step.names.iter().copied()).filter(|name| selected(options, name)).collect();
+        failures.extend(report::check_complete(&expected, &[("tcg", &tcg), ("icount", &icount)]));
     }
 
     let results = Results::new(tcg, icount);
@@ -177,7 +197,12 @@ fn boot_machine(
     name: &str,
     log_dir: &std::path::Path,
 ) -> Result<(Machine, u64), String> {
-    let command = qemu_command(artifacts, boot_path, mode, memory_mib);
+    boot_machine_with(qemu_command(artifacts, boot_path, mode, memory_mib), name, log_dir)
+}
+
+/// Boots a machine from `command` and returns it with the wall-clock
+/// milliseconds from QEMU's start to the first prompt.
+fn boot_machine_with(command: Command, name: &str, log_dir: &std::path::Path) -> Result<(Machine, u64), String> {
     eprintln!("xtask: bench: starting {}", boot::qemu::render_command(&command));
     let start = Instant::now();
     let mut machine = Machine::start(name, command, log_dir.to_path_buf()).map_err(|error| error.to_string())?;

@@ -96,12 +96,7 @@ pub const TARGETS: &[Target] = &[
 ];
 
 /// Benchmarks that the product cannot run yet, with the reason.
-pub const NOT_AVAILABLE: &[(&str, &str)] = &[
-    ("evtchn-pingpong", "not implemented in the bench yet; the DomU shell's `ping DOM COUNT` times it by hand"),
-    ("grant-copy-4k", "not implemented in the bench yet; the DomU shell's `grant-offer` and `grant-map` run the path by hand"),
-    ("grant-map-unmap", "not implemented in the bench yet; the DomU shell's `grant-offer` and `grant-map` run the path by hand"),
-    ("xvd", "not available: Hospes has no block devices yet"),
-];
+pub const NOT_AVAILABLE: &[(&str, &str)] = &[("xvd", "not available: Hospes has no block devices yet")];
 
 /// The results of both machine runs.
 pub struct Results {
@@ -355,6 +350,20 @@ pub fn check_plausible(tcg: &Series, icount: &Series) -> Vec<String> {
     failures
 }
 
+/// Returns the benchmarks of `expected` that one of `runs` did not report,
+/// so a step that prints only some of its results fails.
+pub fn check_complete(expected: &[&str], runs: &[(&str, &Series)]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (mode, series) in runs {
+        for name in expected {
+            if series.get(name).is_none() {
+                failures.push(format!("{name} ({mode}): no result"));
+            }
+        }
+    }
+    failures
+}
+
 /// Returns the host's CPU model, core count and QEMU version, for the record.
 pub fn machine_description(qemu: &str) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -427,6 +436,17 @@ mod tests {
         let mut series = Series::default();
         series.push("a", "ticks", 0);
         assert_eq!(check_plausible(&series, &Series::default()).len(), 1);
+    }
+
+    #[test]
+    fn missing_results_are_reported() {
+        let mut tcg = Series::default();
+        tcg.push("a", "ticks", 5);
+        tcg.push("b", "ticks", 7);
+        let mut icount = Series::default();
+        icount.push("a", "ticks", 6);
+        let failures = check_complete(&["a", "b", "c"], &[("tcg", &tcg), ("icount", &icount)]);
+        assert_eq!(failures, ["c (tcg): no result", "b (icount): no result", "c (icount): no result"]);
     }
 
     #[test]
