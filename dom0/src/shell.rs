@@ -5,6 +5,10 @@ use crate::commands::{self, Platform, write_text};
 use crate::line::{LineEditor, Output};
 use crate::ramdisk::{self, Node};
 
+/// The warning [`Shell::start`] prints when the ramdisk has no files.
+const NO_RAMDISK_WARNING: &str = "dom0: warning: the ramdisk contains no files, so `ls` and `xl create` find nothing; \
+     check that the loader passes Dom0's ramdisk (a cpio newc archive) as the module after the Dom0 kernel\n";
+
 /// Path of the greeting that [`Shell::start`] prints from the ramdisk.
 pub const MOTD_PATH: &str = "/etc/motd";
 
@@ -22,8 +26,12 @@ impl Shell {
         }
     }
 
-    /// Prints the ramdisk's `/etc/motd`, if it has one, and the first prompt.
+    /// Prints the ramdisk's `/etc/motd`, if it has one, and the first
+    /// prompt. Warns first when the ramdisk contains no file at all.
     pub fn start(&mut self, platform: &mut impl Platform) {
+        if !ramdisk::has_entries(platform.ramdisk()) {
+            write_text(platform, NO_RAMDISK_WARNING.as_bytes());
+        }
         if let Some(Node::File(motd)) = ramdisk::lookup(platform.ramdisk(), MOTD_PATH) {
             write_text(platform, motd);
         }
@@ -86,10 +94,12 @@ mod tests {
     }
 
     #[test]
-    fn start_prints_prompt() {
+    fn start_warns_about_an_empty_ramdisk() {
         let mut platform = MockPlatform::new();
         Shell::new().start(&mut platform);
-        assert_eq!(platform.output_text(), "dom0> ");
+        let text = platform.output_text();
+        assert!(text.starts_with("dom0: warning: the ramdisk contains no files"), "{text:?}");
+        assert!(text.ends_with("\r\ndom0> "), "{text:?}");
     }
 
     #[test]
@@ -138,11 +148,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn session_runs_xl_info() {
+    /// Starts a shell on a platform whose ramdisk contains one file, so
+    /// the output begins with the first prompt.
+    fn started_session() -> (MockPlatform, Shell) {
         let mut platform = MockPlatform::new();
+        platform.ramdisk = newc_archive(&[("etc/hostname", REGULAR_FILE, b"dom0\n")]).leak();
         let mut shell = Shell::new();
         shell.start(&mut platform);
+        (platform, shell)
+    }
+
+    #[test]
+    fn session_runs_xl_info() {
+        let (mut platform, mut shell) = started_session();
         type_bytes(&mut shell, &mut platform, b"xl info\r");
 
         let text = platform.output_text();
@@ -162,9 +180,7 @@ mod tests {
 
     #[test]
     fn session_crlf_runs_once() {
-        let mut platform = MockPlatform::new();
-        let mut shell = Shell::new();
-        shell.start(&mut platform);
+        let (mut platform, mut shell) = started_session();
         type_bytes(&mut shell, &mut platform, b"poweroff\r\n");
         assert_eq!(platform.poweroff_calls, 1);
         assert_eq!(
@@ -175,9 +191,7 @@ mod tests {
 
     #[test]
     fn session_edits_then_runs() {
-        let mut platform = MockPlatform::new();
-        let mut shell = Shell::new();
-        shell.start(&mut platform);
+        let (mut platform, mut shell) = started_session();
         type_bytes(&mut shell, &mut platform, b"xl dmesx\x7fg\r");
         platform.output.clear();
 
@@ -192,9 +206,7 @@ mod tests {
 
     #[test]
     fn session_empty_line_prints_prompt() {
-        let mut platform = MockPlatform::new();
-        let mut shell = Shell::new();
-        shell.start(&mut platform);
+        let (mut platform, mut shell) = started_session();
         type_bytes(&mut shell, &mut platform, b"\r\r");
         assert_eq!(platform.output_text(), "dom0> \r\ndom0> \r\ndom0> ");
     }

@@ -12,7 +12,7 @@
 //!   lines starting with `#` are skipped;
 //! - the files the list names.
 //!
-//! Modules are not copied: each one is the range of the ramdisk that holds
+//! Modules are not copied: each one is the range of the ramdisk that contains
 //! the file's bytes, so its physical address is the ramdisk's plus the
 //! file's offset in the archive.
 
@@ -37,6 +37,8 @@ pub enum ArchiveError {
     NotText(&'static str),
     /// The `modules` file names a file the archive does not contain.
     MissingFile(FixedString<MAX_NAME>),
+    /// The `modules` file names an entry that is not a regular file.
+    NotRegular(FixedString<MAX_NAME>),
 }
 
 impl core::fmt::Display for ArchiveError {
@@ -47,8 +49,14 @@ impl core::fmt::Display for ArchiveError {
                 write!(formatter, "the boot archive has no `{MODULE_LIST_FILE}` file listing the boot modules")
             }
             ArchiveError::NotText(name) => write!(formatter, "the boot archive's `{name}` file is not UTF-8 text"),
-            ArchiveError::MissingFile(name) => {
-                write!(formatter, "the `{MODULE_LIST_FILE}` file names `{}`, which the boot archive does not hold", name.as_str())
+            ArchiveError::MissingFile(name) => write!(
+                formatter,
+                "the `{MODULE_LIST_FILE}` file names `{}`, which the boot archive does not contain before its end or \
+                 before a truncated or corrupt entry",
+                name.as_str()
+            ),
+            ArchiveError::NotRegular(name) => {
+                write!(formatter, "the `{MODULE_LIST_FILE}` file names `{}`, which is not a regular file in the boot archive", name.as_str())
             }
         }
     }
@@ -93,7 +101,11 @@ impl<'a> BootArchive<'a> {
                 continue;
             }
             let (name, cmdline) = line.split_once(' ').unwrap_or((line, ""));
-            let bytes = find(self.archive, name).ok_or(ArchiveError::MissingFile(FixedString::from_str(name)))?;
+            let bytes = match find(self.archive, name) {
+                Some(bytes) => bytes,
+                None if has_entry(self.archive, name) => return Err(ArchiveError::NotRegular(FixedString::from_str(name))),
+                None => return Err(ArchiveError::MissingFile(FixedString::from_str(name))),
+            };
             // The reader hands out sub-slices of the archive, so the offset is
             // the distance between the two start addresses.
             let offset = bytes.as_ptr() as usize - self.archive.as_ptr() as usize;
@@ -101,6 +113,11 @@ impl<'a> BootArchive<'a> {
         }
         Ok(())
     }
+}
+
+/// Returns true when the archive has an entry called `name` of any type.
+fn has_entry(archive: &[u8], name: &str) -> bool {
+    cpio_reader::iter_files(archive).any(|entry| entry.name() == name)
 }
 
 /// Returns the bytes of the regular file `name`, or None.
@@ -121,6 +138,12 @@ pub mod tests {
 
     /// Builds a cpio `newc` archive of regular files, as the `boot` crate does.
     pub fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let entries: Vec<(&str, u32, &[u8])> = files.iter().map(|&(name, data)| (name, 0o100644, data)).collect();
+        archive_with_modes(&entries)
+    }
+
+    /// Builds a cpio `newc` archive of entries with the given `st_mode`s.
+    pub fn archive_with_modes(files: &[(&str, u32, &[u8])]) -> Vec<u8> {
         let mut bytes = Vec::new();
         let mut push_entry = |name: &str, mode: u32, data: &[u8]| {
             let header = format!(
@@ -150,8 +173,8 @@ pub mod tests {
                 bytes.push(0);
             }
         };
-        for (name, data) in files {
-            push_entry(name, 0o100644, data);
+        for &(name, mode, data) in files {
+            push_entry(name, mode, data);
         }
         push_entry("TRAILER!!!", 0, &[]);
         bytes
@@ -201,6 +224,15 @@ pub mod tests {
         assert_eq!(BootArchive::parse(&[]).err(), Some(ArchiveError::NotAnArchive));
         let bytes = archive(&[("modules", b"\xff\xfe")]);
         assert_eq!(BootArchive::parse(&bytes).err(), Some(ArchiveError::NotText("modules")));
+    }
+
+    #[test]
+    fn listed_directory_is_not_a_regular_file() {
+        let bytes = archive_with_modes(&[("modules", 0o100644, b"sub\n"), ("sub", 0o040755, b"")]);
+        let parsed = BootArchive::parse(&bytes).expect("archive");
+        let error = parsed.for_each_module(|_| {}).expect_err("sub is a directory");
+        assert_eq!(error, ArchiveError::NotRegular(FixedString::from_str("sub")));
+        assert!(error.to_string().contains("not a regular file"), "{error}");
     }
 
     #[test]

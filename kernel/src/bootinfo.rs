@@ -57,11 +57,13 @@ pub struct BootModule {
 pub struct FixedString<const N: usize> {
     bytes: [u8; N],
     len: usize,
+    /// Set when the text was longer than the capacity and got cut.
+    truncated: bool,
 }
 
 impl<const N: usize> FixedString<N> {
     pub const fn new() -> Self {
-        FixedString { bytes: [0; N], len: 0 }
+        FixedString { bytes: [0; N], len: 0, truncated: false }
     }
 
     /// Copies `text`, dropping whatever does not fit (at a character boundary).
@@ -73,7 +75,13 @@ impl<const N: usize> FixedString<N> {
         let mut string = Self::new();
         string.bytes[..end].copy_from_slice(&text.as_bytes()[..end]);
         string.len = end;
+        string.truncated = end < text.len();
         string
+    }
+
+    /// Returns true when the text was cut to fit the capacity.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
     }
 
     pub fn as_str(&self) -> &str {
@@ -103,8 +111,10 @@ pub struct BootInfo {
     module_count: usize,
     pub cmdline: FixedString<MAX_CMDLINE>,
     pub framebuffer: Option<Framebuffer>,
-    /// Memory regions or modules the loader reported beyond the capacity.
-    pub dropped: usize,
+    /// Memory-map entries the loader reported beyond the capacity.
+    pub dropped_regions: usize,
+    /// Modules the loader passed beyond [`MAX_MODULES`], or with an end before their start.
+    pub dropped_modules: usize,
 }
 
 /// Why a loader's hand-over could not be used.
@@ -138,7 +148,8 @@ impl BootInfo {
             module_count: 0,
             cmdline: FixedString::new(),
             framebuffer: None,
-            dropped: 0,
+            dropped_regions: 0,
+            dropped_modules: 0,
         }
     }
 
@@ -168,7 +179,7 @@ impl BootInfo {
 
     pub fn push_module(&mut self, start: u64, end: u64, cmdline: &str) {
         if self.module_count == MAX_MODULES || end < start {
-            self.dropped += 1;
+            self.dropped_modules += 1;
             return;
         }
         self.modules[self.module_count] =
@@ -200,7 +211,7 @@ impl BootInfo {
             return;
         }
         if self.region_count == MAX_REGIONS {
-            self.dropped += 1;
+            self.dropped_regions += 1;
             return;
         }
         self.regions[self.region_count] = MemoryRegion { start, end };
@@ -328,7 +339,7 @@ pub fn from_multiboot2(info: &multiboot2::BootInformation<'_>) -> Result<BootInf
         usable: multiboot2::MemoryAreaType::from(area.typ()) == multiboot2::MemoryAreaType::Available,
     });
     let (raw, count) = collect_raw(raw);
-    boot.dropped += count.saturating_sub(raw.len());
+    boot.dropped_regions += count.saturating_sub(raw.len());
     boot.set_memory_map(&raw);
     for module in info.module_tags() {
         let cmdline = module.cmdline().unwrap_or("");
@@ -380,7 +391,7 @@ pub fn from_bootloader(handover: &BootloaderHandover<'_>) -> Result<BootInfo, Bo
         usable: region.kind == MemoryRegionKind::Usable,
     });
     let (raw, count) = collect_raw(raw);
-    boot.dropped += count.saturating_sub(raw.len());
+    boot.dropped_regions += count.saturating_sub(raw.len());
     boot.set_memory_map(&raw);
     boot.framebuffer = handover.framebuffer;
 
@@ -407,7 +418,7 @@ pub fn from_multiboot1(info: &Multiboot<'_, '_>) -> Result<BootInfo, BootInfoErr
         usable: region.memory_type() == MemoryType::Available,
     });
     let (raw, count) = collect_raw(raw);
-    boot.dropped += count.saturating_sub(raw.len());
+    boot.dropped_regions += count.saturating_sub(raw.len());
     boot.set_memory_map(&raw);
     if let Some(modules) = info.modules() {
         for module in modules {
@@ -503,7 +514,8 @@ mod tests {
             boot.push_module(index * 0x1000, index * 0x1000 + 10, "m");
         }
         assert_eq!(boot.modules().count(), MAX_MODULES);
-        assert_eq!(boot.dropped, 2);
+        assert_eq!(boot.dropped_modules, 2);
+        assert_eq!(boot.dropped_regions, 0);
     }
 
     #[test]
@@ -511,8 +523,12 @@ mod tests {
         let text = "é".repeat(200);
         let fixed: FixedString<MAX_CMDLINE> = FixedString::from_str(&text);
         assert_eq!(fixed.as_str().len(), 256);
+        assert!(fixed.is_truncated());
         let odd: FixedString<3> = FixedString::from_str("éé");
         assert_eq!(odd.as_str(), "é");
+        assert!(odd.is_truncated());
+        let fits: FixedString<4> = FixedString::from_str("éé");
+        assert!(!fits.is_truncated());
     }
 
     #[test]
@@ -614,7 +630,7 @@ mod tests {
             .collect();
         let handover = BootloaderHandover { regions: &regions, ramdisk: None, framebuffer: None };
         let boot = from_bootloader(&handover).expect("conversion");
-        assert_eq!(boot.dropped, 0);
+        assert_eq!(boot.dropped_regions, 0);
         assert_eq!(boot.regions().len(), 30);
         assert_eq!(boot.regions()[1], MemoryRegion { start: 0x10_0000 + 20 * 0x1000, end: 0x10_0000 + 30 * 0x1000 });
     }

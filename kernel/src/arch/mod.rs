@@ -49,11 +49,27 @@ pub fn boot_machine(boot: &BootInfo) -> ! {
         boot.loader,
         boot.cmdline.as_str()
     );
-    if summary.ignored_frames > 0 || boot.dropped > 0 {
+    if summary.ignored_frames > 0 {
+        log::warn!("boot: memory: ignored {} frames above 16 GiB, the most the frame allocator tracks", summary.ignored_frames);
+    }
+    if boot.dropped_regions > 0 {
         log::warn!(
-            "boot: memory: ignored {} frames above 16 GiB and {} map entries or modules beyond capacity",
-            summary.ignored_frames,
-            boot.dropped
+            "boot: memory: ignored {} memory-map entries beyond the {} kept; some RAM may go unused",
+            boot.dropped_regions,
+            bootinfo::MAX_REGIONS
+        );
+    }
+    if boot.dropped_modules > 0 {
+        log::warn!(
+            "boot: ignored {} boot modules beyond the first {} (or with an end before their start)",
+            boot.dropped_modules,
+            bootinfo::MAX_MODULES
+        );
+    }
+    if boot.cmdline.is_truncated() || boot.modules().any(|module| module.cmdline.is_truncated()) {
+        log::warn!(
+            "boot: a command line is longer than {} bytes and was cut there; options after the cut are ignored",
+            bootinfo::MAX_CMDLINE
         );
     }
 

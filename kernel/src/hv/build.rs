@@ -30,7 +30,8 @@ const HYPERVISOR_RESERVE_MIB: u64 = 16;
 
 /// A reason Dom0 could not be built.
 pub enum BuildError {
-    MissingKernel,
+    /// No module 0; the loader decides which advice fits.
+    MissingKernel(crate::bootinfo::Loader),
     BadKernel(elfload::ImageError),
     Layout(domlayout::LayoutError),
     OutOfMemory { wanted_mib: u64, free_mib: u64 },
@@ -42,7 +43,14 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::MissingKernel => {
+            BuildError::MissingKernel(crate::bootinfo::Loader::Bootloader) => write!(
+                formatter,
+                "no Dom0 kernel: the boot archive lists no modules; add a line `dom0 dom0` to its `modules` file"
+            ),
+            BuildError::MissingKernel(crate::bootinfo::Loader::Multiboot1) => {
+                write!(formatter, "no Dom0 kernel: the loader passed no modules; give QEMU `-initrd 'dom0 dom0,dom0.cpio initrd'`")
+            }
+            BuildError::MissingKernel(crate::bootinfo::Loader::Multiboot2) => {
                 write!(formatter, "no Dom0 kernel: the loader passed no modules; add `module2 /boot/dom0` after the multiboot2 line")
             }
             BuildError::BadKernel(problem) => write!(formatter, "the Dom0 kernel (module 1) is unusable: {}", problem.describe()),
@@ -90,7 +98,7 @@ fn module_bytes(boot: &BootInfo, index: usize) -> Option<&'static [u8]> {
 }
 
 pub fn build_dom0(boot: &BootInfo) -> Result<Domain, BuildError> {
-    let kernel = module_bytes(boot, 0).ok_or(BuildError::MissingKernel)?;
+    let kernel = module_bytes(boot, 0).ok_or(BuildError::MissingKernel(boot.loader))?;
     let ramdisk = module_bytes(boot, 1).unwrap_or(&[]);
     let command_line = boot.module(0).map(|module| module.cmdline.as_str()).unwrap_or("");
 
