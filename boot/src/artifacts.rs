@@ -24,7 +24,9 @@ pub const BOOT_ARCHIVE_FILE: &str = "boot.cpio";
 pub const BIOS_IMAGE_FILE: &str = "hospes-bios.img";
 /// The `bootloader` disk image for UEFI firmware (GPT).
 pub const UEFI_IMAGE_FILE: &str = "hospes-uefi.img";
-/// Directory with the ISO's file tree, input of grub-mkrescue.
+/// Directory with the ISO's file tree, input of grub-mkrescue. Each build
+/// stages in a directory of its own (this name, a dot and the process id),
+/// so two builds in one target directory do not remove each other's files.
 const ISO_STAGING_DIR: &str = "iso-root";
 
 /// The boot images in one directory.
@@ -179,14 +181,26 @@ pub fn assemble_artifacts(workspace: &Workspace) -> Result<Artifacts> {
         &artifacts.hypervisor_elf32(),
     )?;
 
+    let staging = staging_dir(&artifacts.dir, ISO_STAGING_DIR);
     iso::build_iso(
         &artifacts.hypervisor(),
         &artifacts.dom0(),
         &artifacts.ramdisk(),
-        &artifacts.dir.join(ISO_STAGING_DIR),
+        &staging,
         &artifacts.iso(),
     )?;
+    remove_staging(&staging)?;
     Ok(artifacts)
+}
+
+/// Returns `dir/NAME.PID`, a staging directory private to this process.
+pub(crate) fn staging_dir(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.{}", std::process::id()))
+}
+
+/// Removes a staging directory once its contents are packed.
+pub(crate) fn remove_staging(staging: &Path) -> Result<()> {
+    fs::remove_dir_all(staging).map_err(|error| Error::io("remove", staging, error))
 }
 
 fn copy(source: &Path, destination: &Path) -> Result<()> {

@@ -96,12 +96,9 @@ pub fn build_disk_images(workspace: &Workspace, artifacts: &Artifacts) -> Result
         )));
     }
 
-    build_boot_archive(
-        &artifacts.dom0(),
-        &artifacts.ramdisk(),
-        &artifacts.dir.join("boot-archive"),
-        &artifacts.boot_archive(),
-    )?;
+    let staging = crate::artifacts::staging_dir(&artifacts.dir, "boot-archive");
+    build_boot_archive(&artifacts.dom0(), &artifacts.ramdisk(), &staging, &artifacts.boot_archive())?;
+    crate::artifacts::remove_staging(&staging)?;
     let tool = tool_target_dir(workspace).join("release").join("hospes-diskimage");
     let output = Command::new(&tool)
         .arg(artifacts.hypervisor_bootloader())

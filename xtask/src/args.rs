@@ -63,6 +63,20 @@ pub const DEFAULT_ROUNDS: u32 = 10;
 /// Rounds per benchmark with `--quick` and without `--rounds`.
 pub const QUICK_ROUNDS: u32 = 2;
 
+/// Records the boot path an option chose; a second choice is an error,
+/// because one of the two would be dropped without a word.
+fn set_boot_path(chosen: &mut Option<BootPath>, path: BootPath) -> Result<(), String> {
+    if let Some(earlier) = *chosen {
+        return Err(format!(
+            "the boot path is given twice ({} and {}); give one of --boot PATH or --direct",
+            earlier.name(),
+            path.name()
+        ));
+    }
+    *chosen = Some(path);
+    Ok(())
+}
+
 /// Parses the arguments after `cargo xtask`.
 pub fn parse(arguments: &[String]) -> Result<Task, String> {
     let Some((command, options)) = arguments.split_first() else {
@@ -78,10 +92,11 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
     let mut options = options.iter();
     while let Some(option) = options.next() {
         match option.as_str() {
-            "--direct" => boot_path = Some(BootPath::Direct),
+            "--help" | "-h" => return Ok(Task::Help),
+            "--direct" => set_boot_path(&mut boot_path, BootPath::Direct)?,
             "--boot" => {
                 let value = options.next().ok_or("--boot needs a path: grub, direct, bios or uefi")?;
-                boot_path = Some(value.parse::<BootPath>().map_err(|error| error.to_string())?);
+                set_boot_path(&mut boot_path, value.parse::<BootPath>().map_err(|error| error.to_string())?)?;
             }
             "--quick" if command == "bench" => quick = true,
             "--profile" if command == "bench" => {
@@ -106,6 +121,8 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
             other => {
                 if let Some(value) = other.strip_prefix("--accel=") {
                     accel = Some(value.parse::<Accel>().map_err(|error| error.to_string())?);
+                } else if let Some(value) = other.strip_prefix("--boot=") {
+                    set_boot_path(&mut boot_path, value.parse::<BootPath>().map_err(|error| error.to_string())?)?;
                 } else {
                     return Err(format!("unknown option '{other}' for `{command}`"));
                 }
@@ -120,10 +137,23 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
             Ok(())
         }
     };
+    // Every command but `run` makes or tests all the images; say how to
+    // reach one path instead.
+    let reject_boot_path = || {
+        if boot_path.is_none() {
+            return Ok(());
+        }
+        let hint = match command.as_str() {
+            "test" => "it boots every path; to test one, run `cargo test -p tests --test boot NAME`, such as `uefi`",
+            "build" => "it builds the images of every path; boot one with `cargo xtask run --boot PATH`",
+            _ => "only `run` chooses a boot path",
+        };
+        Err(format!("`{command}` does not take --direct or --boot: {hint}"))
+    };
     match command.as_str() {
         "help" | "--help" | "-h" => Ok(Task::Help),
         "build" | "doctor" => {
-            reject("--direct or --boot", boot_path.is_some())?;
+            reject_boot_path()?;
             reject("--accel", accel.is_some())?;
             Ok(if command == "build" {
                 Task::Build
@@ -133,11 +163,11 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
         }
         "run" => Ok(Task::Run { boot_path: boot_path.unwrap_or(BootPath::GrubIso), accel }),
         "test" => {
-            reject("--direct or --boot", boot_path.is_some())?;
+            reject_boot_path()?;
             Ok(Task::Test { accel })
         }
         "bench" => {
-            reject("--direct or --boot", boot_path.is_some())?;
+            reject_boot_path()?;
             reject("--accel", accel.is_some())?;
             if profile.is_some() && (quick || filter.is_some() || rounds.is_some()) {
                 return Err(String::from("`bench --profile` does not take --quick, --filter or --rounds"));
@@ -189,6 +219,12 @@ mod tests {
         assert!(error.contains("grub, direct, bios or uefi"), "{error}");
         assert!(parse_line("run --boot").is_err());
         assert!(parse_line("test --boot uefi").is_err());
+        assert_eq!(parse_line("run --boot=uefi"), Ok(Task::Run { boot_path: BootPath::Uefi, accel: None }));
+        let twice = parse_line("run --direct --boot uefi").expect_err("two paths");
+        assert!(twice.contains("given twice (direct and uefi)"), "{twice}");
+        assert!(parse_line("run --boot uefi --boot bios").is_err());
+        assert_eq!(parse_line("run --help"), Ok(Task::Help));
+        assert_eq!(parse_line("bench -h"), Ok(Task::Help));
     }
 
     #[test]

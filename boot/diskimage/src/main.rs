@@ -51,6 +51,22 @@ fn parse(mut arguments: impl Iterator<Item = String>) -> Result<Request, String>
     Ok(Request { kernel, archive, bios, uefi })
 }
 
+/// Rejects an archive the hypervisor could not read: the loader hangs on
+/// an empty ramdisk before Hospes runs, with no message.
+fn check_archive(path: &std::path::Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read the boot archive {}: {error}", path.display()))?;
+    if bytes.is_empty() {
+        return Err(format!("the boot archive {} is empty; the loader cannot start from an empty ramdisk", path.display()));
+    }
+    if !bytes.starts_with(b"070701") && !bytes.starts_with(b"070702") {
+        return Err(format!(
+            "the boot archive {} is not a cpio newc archive (it does not start with 070701); build it with `cpio -o -H newc`",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let request = match parse(std::env::args().skip(1)) {
         Ok(request) => request,
@@ -59,6 +75,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(problem) = check_archive(&request.archive) {
+        eprintln!("hospes-diskimage: {problem}");
+        return ExitCode::FAILURE;
+    }
     let mut config = BootConfig::default();
     config.log_level = bootloader_boot_config::LevelFilter::Warn;
     config.frame_buffer_logging = false;
