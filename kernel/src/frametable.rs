@@ -751,6 +751,27 @@ mod tests {
     }
 
     #[test]
+    fn l1_mapping_itself_writable_refused_at_pin() {
+        let (mut table, mut memory) = setup();
+        // A fresh L1 whose entry 3 maps the L1's own frame writable.
+        memory.write_entry(5, 3, entry(5, RW));
+        assert_eq!(table.pin(&mut memory, 5, 1, 1), Err(FrameError::TypeConflict));
+        let info = table.get(5).unwrap();
+        assert_eq!((info.kind, info.type_count, info.ref_count), (FrameType::Plain, 0, 0));
+    }
+
+    #[test]
+    fn l2_pointing_at_itself_refused_at_pin() {
+        let (mut table, mut memory) = setup();
+        // A fresh L2 whose entry 0 points at the L2 itself, which would make
+        // it its own L1 and, with RW, map the L2 writable.
+        memory.write_entry(6, 0, entry(6, RW));
+        assert_eq!(table.pin(&mut memory, 6, 2, 1), Err(FrameError::TypeConflict));
+        let info = table.get(6).unwrap();
+        assert_eq!((info.kind, info.type_count, info.ref_count), (FrameType::Plain, 0, 0));
+    }
+
+    #[test]
     fn reserved_l4_slots_refused_and_overwritten() {
         let (mut table, mut memory) = setup();
         table.set_hypervisor_l4_entry(261, entry(60, RW));

@@ -338,6 +338,7 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("A05", "ring-1 read of the entry-area GDT succeeds", read_entry_gdt));
     cases.push(Case::new("A05", "ring-1 write to the entry-area GDT raises #PF[P|W]", write_entry_gdt));
     cases.push(Case::new("A01", "pin of a writable frame as L1 fails until it is read-only", pin_writable_frame));
+    cases.push(Case::new("A01", "pin of a fresh L1 whose entry maps the L1 itself writable", pin_l1_mapping_itself_writable));
     cases.push(Case::new("A01", "NEW_BASEPTR with a frame mapped writable", || new_baseptr(|l| l.spare_frame())));
     cases.push(Case::new("A01", "NEW_BASEPTR with its L1 frame", || new_baseptr(|l| l.l1)));
     cases.push(Case::new("A01", "NEW_BASEPTR with reserved frame 0x200", || new_baseptr(|_| 0x200)));
@@ -470,6 +471,58 @@ fn pin_read_only_frame(layout: &Layout) -> Result<(), String> {
     check_slot("the entry of the pinned frame", layout.spare_slot(), spare_read_only(layout))?;
     check_return(EINVAL, returned).map_err(|problem| format!("mapping the pinned L1 writable {problem}"))?;
     check_return(ACCEPTED, mmuext_op(MMUEXT_UNPIN_TABLE, frame, SELF)).map_err(|problem| format!("unpinning {problem}"))
+}
+
+/// Entry of the spare frame that maps the spare frame itself in
+/// [`pin_l1_mapping_itself_writable`].
+const SELF_ENTRY: usize = 7;
+/// Entry written through that mapping, if it exists, to show the guest can
+/// edit a validated L1 directly.
+const FORGED_ENTRY: usize = 8;
+
+/// A01: the spare frame, read-only everywhere, contains one entry that maps
+/// the spare frame itself writable, and the guest pins it as an L1. The
+/// writable entry needs a writable type on a frame that is becoming a page
+/// table, so the pin must fail with `EINVAL` (Xen sets the L1 type before
+/// it validates the entries). If the pin succeeds, the case links the L1
+/// into the empty L2 slot 0 and writes a not-present marker into the L1
+/// through that mapping, which shows the guest can write a page table.
+fn pin_l1_mapping_itself_writable() -> Result<(), String> {
+    let layout = layout()?;
+    zero_spare();
+    poke_spare(SELF_ENTRY * 8, layout.spare_frame() << 12 | READ_WRITE);
+    map_spare_read_only(&layout)?;
+
+    let pinned = mmuext_op(MMUEXT_PIN_L1_TABLE, layout.spare_frame(), SELF);
+    let written = if pinned == 0 { write_through_self_mapping(&layout) } else { Ok(()) };
+    let restored = restore_spare(&layout);
+    written?;
+    check_return(EINVAL, pinned).map_err(|problem| format!("pinning an L1 that maps itself writable {problem}"))?;
+    restored
+}
+
+/// Links the pinned spare L1 at L2 slot 0 (virtual addresses 0-2 MiB),
+/// writes a marker into its entry [`FORGED_ENTRY`] through the virtual
+/// address of [`SELF_ENTRY`], and undoes both. Returns an error that
+/// describes what the guest could do.
+fn write_through_self_mapping(layout: &Layout) -> Result<(), String> {
+    let linked = write_slot(l2_free(layout), layout.spare_frame() << 12 | TABLE_LINK);
+    if linked != 0 {
+        return Err(format!("the pin of a self-mapping L1 succeeded; linking it at L2 slot 0 returned {linked}"));
+    }
+    let alias = (SELF_ENTRY * 4096) as *mut u64;
+    let marker = 0x5A5A_0000u64;
+    // SAFETY: L2 slot 0 now points at the spare L1, whose entry SELF_ENTRY
+    // maps the spare frame writable at `alias`. The marker is a not-present
+    // entry, and it is removed again before the L1 is unlinked.
+    unsafe { alias.add(FORGED_ENTRY).write_volatile(marker) };
+    let seen = peek_spare(FORGED_ENTRY * 8);
+    // SAFETY: as above.
+    unsafe { alias.add(FORGED_ENTRY).write_volatile(0) };
+    let unlinked = write_slot(l2_free(layout), 0);
+    Err(format!(
+        "the pin of an L1 that maps itself writable succeeded; through that mapping the guest wrote {seen:#x} into entry {FORGED_ENTRY} of the validated L1 (unlinking returned {unlinked})"
+    ))
 }
 
 /// A05: the guest fills slots 256 and 261 of an unpinned L4 with its own
