@@ -88,6 +88,93 @@ fn orphan_frame(window: &Window) -> Result<(), String> {
     Ok(())
 }
 
+/// Window slots the replace check uses: the granter's grant-table frame,
+/// the grant mapping, and the foreign mapping moved over it. Like
+/// [`ORPHAN_SLOT`], build slots that no `xl create` uses during a selftest.
+const REPLACE_TABLE_SLOT: usize = 1;
+const REPLACE_HOST_SLOT: usize = 2;
+const REPLACE_NEW_SLOT: usize = 3;
+/// The reference the test domain grants to Dom0 (0-7 are the toolstack's).
+const REPLACE_REF: u32 = 8;
+
+/// Runs one `GNTTABOP_unmap_and_replace` and returns the op's status.
+fn unmap_and_replace(host_addr: u64, new_addr: u64, handle: u32) -> Result<i16, String> {
+    guest::grant::unmap_and_replace(host_addr, new_addr, handle)
+        .map(|op| op.status)
+        .map_err(|errno| format!("grant_table_op(unmap_and_replace) returned {errno}, expected 0"))
+}
+
+/// A domain grants one of its frames to Dom0, Dom0 maps the grant and a
+/// second frame of the domain through its window, and the domain is
+/// destroyed. `unmap_and_replace` then moves the second frame's entry over
+/// the grant mapping, which must succeed, and a second call with the same
+/// handle must get `GNTST_bad_handle`. Once the window is empty again, every
+/// frame of the domain, including its grant-table frame, must be free.
+fn replace_after_granter_destroyed(window: &Window) -> Result<(), String> {
+    use hypercalls::grant::{GNTMAP_HOST_MAP, GNTST_BAD_HANDLE, GNTST_OKAY, GNTTABOP_SETUP_TABLE, GTF_PERMIT_ACCESS, SetupTable};
+
+    let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+    let domain = create().map_err(|errno| format!("createdomain: {errno}"))?;
+    call(domctl::MAX_MEM, domain, MaxMem { max_memkb: 16 }).map_err(|errno| format!("max_mem: {errno}"))?;
+    let frames = populate_frames(domain, 2).map_err(|errno| format!("populate_physmap: {errno}"))?;
+    let [granted, moved] = frames[..] else { return Err(format!("populate_physmap gave {} of 2 pages", frames.len())) };
+
+    let mut table_frame = 0u64;
+    let mut setup = SetupTable { dom: domain, nr_frames: 1, frame_list: (&raw mut table_frame) as u64, ..Default::default() };
+    guest::grant::grant_table_op(GNTTABOP_SETUP_TABLE, core::slice::from_mut(&mut setup))
+        .map_err(|errno| format!("setup_table for d{domain}: {errno}"))?;
+    if setup.status != GNTST_OKAY {
+        return Err(format!("setup_table for d{domain}: status {}", setup.status));
+    }
+    window
+        .map(domain, REPLACE_TABLE_SLOT, &[table_frame])
+        .map_err(|errno| format!("mapping grant-table frame {table_frame:#x}: {errno}"))?;
+    let entry = (Window::address(REPLACE_TABLE_SLOT) as *mut hypercalls::grant::GrantEntryV1).wrapping_add(REPLACE_REF as usize);
+    // SAFETY: the window slot maps the domain's grant-table frame writable,
+    // and the reference is below the 512 entries of one frame.
+    unsafe {
+        core::ptr::addr_of_mut!((*entry).domid).write_volatile(0);
+        core::ptr::addr_of_mut!((*entry).frame).write_volatile(granted as u32);
+        core::ptr::addr_of_mut!((*entry).flags).write_volatile(GTF_PERMIT_ACCESS);
+    }
+
+    let host_addr = Window::address(REPLACE_HOST_SLOT);
+    let new_addr = Window::address(REPLACE_NEW_SLOT);
+    let mapped = guest::grant::map(host_addr, GNTMAP_HOST_MAP, REPLACE_REF, domain)
+        .map_err(|errno| format!("grant_table_op(map_grant_ref) returned {errno}"))?;
+    if mapped.status != GNTST_OKAY {
+        return Err(format!("map of d{domain}'s grant {REPLACE_REF}: status {}", mapped.status));
+    }
+    window.map(domain, REPLACE_NEW_SLOT, &[moved]).map_err(|errno| format!("mapping frame {moved:#x}: {errno}"))?;
+    // SAFETY: the slot maps the domain's frame `moved` writable.
+    unsafe { (new_addr as *mut u64).write_volatile(0x5EED) };
+    call(domctl::DESTROYDOMAIN, domain, ()).map_err(|errno| format!("destroydomain: {errno}"))?;
+
+    let replaced = unmap_and_replace(host_addr, new_addr, mapped.handle);
+    // SAFETY: after a successful replace the host slot maps `moved`; after a
+    // failed one it still maps the granted frame. Either is mapped.
+    let seen = unsafe { (host_addr as *const u64).read_volatile() };
+    let again = unmap_and_replace(host_addr, new_addr, mapped.handle);
+    window.unmap(REPLACE_TABLE_SLOT, 3).map_err(|errno| format!("emptying the window slots: {errno}"))?;
+    let after = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+
+    let replaced = replaced?;
+    if replaced != GNTST_OKAY {
+        return Err(format!("unmap_and_replace after the granter's destroy: status {replaced}, expected 0"));
+    }
+    if seen != 0x5EED {
+        return Err(format!("the host address reads {seen:#x} after the replace, expected the moved frame's 0x5eed"));
+    }
+    let again = again?;
+    if again != GNTST_BAD_HANDLE {
+        return Err(format!("a second unmap_and_replace of handle {}: status {again}, expected {GNTST_BAD_HANDLE}", mapped.handle));
+    }
+    if after != before {
+        return Err(format!("free pages {after} after the window was emptied, {before} before the domain"));
+    }
+    Ok(())
+}
+
 /// One create-populate-destroy cycle; returns a failure description.
 fn cycle() -> Result<(), String> {
     let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
@@ -133,10 +220,16 @@ pub fn run(window: Result<&Window, String>) -> Vec<(String, bool)> {
         Some(problem) => results.push((problem, false)),
     }
 
-    let orphan = window.and_then(orphan_frame);
+    let orphan = window.clone().and_then(orphan_frame);
     results.push(match orphan {
         Ok(()) => ("a frame still mapped at destroy returns when Dom0 unmaps it".to_string(), true),
         Err(problem) => (format!("frame mapped at destroy: {problem}"), false),
+    });
+
+    let replace = window.clone().and_then(replace_after_granter_destroyed);
+    results.push(match replace {
+        Ok(()) => ("unmap_and_replace of a grant whose granter was destroyed frees every frame".to_string(), true),
+        Err(problem) => (format!("unmap_and_replace after the granter's destroy: {problem}"), false),
     });
 
     results.push(expect_errno("destroy of Dom0", call(domctl::DESTROYDOMAIN, 0, ()), Errno::EINVAL));
