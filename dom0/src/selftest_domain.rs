@@ -97,7 +97,7 @@ const REPLACE_NEW_SLOT: usize = 3;
 /// The reference the test domain grants to Dom0 (0-7 are the toolstack's).
 const REPLACE_REF: u32 = 8;
 
-/// Runs one `GNTTABOP_unmap_and_replace` and returns the op's status.
+/// Runs one `GNTTABOP_unmap_and_replace` and returns the op's `GNTST_*` status.
 fn unmap_and_replace(host_addr: u64, new_addr: u64, handle: u32) -> Result<i16, String> {
     guest::grant::unmap_and_replace(host_addr, new_addr, handle)
         .map(|op| op.status)
@@ -175,6 +175,76 @@ fn replace_after_granter_destroyed(window: &Window) -> Result<(), String> {
     Ok(())
 }
 
+/// Entry of the window's L2 that the foreign-table check links: empty, and
+/// covering the 2 MiB after the window.
+const FOREIGN_L2_SLOT: u64 = 1;
+
+/// Runs one `mmu_update` request with `foreigndom`.
+fn update_entry(pointer: u64, value: u64, foreign: u16) -> Result<(), Errno> {
+    hypercall::mmu_update(&[hypercall::MmuUpdate { pointer, value }], foreign).map(|_| ())
+}
+
+/// Runs one `mmuext_op` with `foreigndom`.
+fn extended_op(command: u32, argument: u64, foreign: u16) -> Result<(), Errno> {
+    hypercall::mmuext_op(&[hypercall::MmuextOp { command, argument, ..Default::default() }], foreign).map(|_| ())
+}
+
+/// Dom0 builds an L1 in a test domain's frame that maps four other frames
+/// of the domain (one writable), pins it for the domain, links it into its
+/// own window L2 and destroys the domain. The L1 is then owned by nobody
+/// and is still a validated table. Dom0 must not be able to change its
+/// entries or unpin it, and once Dom0 removes the link every frame of the
+/// domain must be free: the last type reference of a table of a destroyed
+/// domain returns the table and every frame its entries referenced.
+fn foreign_table_of_destroyed_domain(window: &Window) -> Result<(), String> {
+    const PRESENT: u64 = 1;
+    const WRITABLE: u64 = 2;
+    const ACCESSED: u64 = 0x20;
+    const MMUEXT_PIN_L1_TABLE: u32 = 0;
+    const MMUEXT_UNPIN_TABLE: u32 = 4;
+
+    let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+    let domain = create().map_err(|errno| format!("createdomain: {errno}"))?;
+    call(domctl::MAX_MEM, domain, MaxMem { max_memkb: 32 }).map_err(|errno| format!("max_mem: {errno}"))?;
+    let frames = populate_frames(domain, 5).map_err(|errno| format!("populate_physmap: {errno}"))?;
+    let [table, ref data @ ..] = frames[..] else { return Err(format!("populate_physmap gave {} of 5 pages", frames.len())) };
+
+    window.map(domain, ORPHAN_SLOT, &[table]).map_err(|errno| format!("mapping frame {table:#x}: {errno}"))?;
+    let entries = Window::address(ORPHAN_SLOT) as *mut u64;
+    for (index, &frame) in data.iter().enumerate() {
+        let writable = if index == 0 { WRITABLE } else { 0 };
+        // SAFETY: the slot maps the domain's frame `table` writable, and
+        // the index is below 512.
+        unsafe { entries.add(index).write_volatile(frame << 12 | PRESENT | ACCESSED | writable) };
+    }
+    window.unmap(ORPHAN_SLOT, 1).map_err(|errno| format!("unmapping frame {table:#x}: {errno}"))?;
+    extended_op(MMUEXT_PIN_L1_TABLE, table, domain).map_err(|errno| format!("pinning frame {table:#x} as an L1 of d{domain}: {errno}"))?;
+    let link = window.l2_mfn() << 12 | FOREIGN_L2_SLOT * 8;
+    update_entry(link, table << 12 | PRESENT | WRITABLE | ACCESSED, domain)
+        .map_err(|errno| format!("linking d{domain}'s L1 into the window L2: {errno}"))?;
+    call(domctl::DESTROYDOMAIN, domain, ()).map_err(|errno| format!("destroydomain: {errno}"))?;
+
+    let rewrite = update_entry(table << 12 | 8 * 8, data[1] << 12 | PRESENT | WRITABLE | ACCESSED, hypercalls::DOMID_SELF);
+    let unpin = extended_op(MMUEXT_UNPIN_TABLE, table, hypercalls::DOMID_SELF);
+    let linked = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+    update_entry(link, 0, hypercalls::DOMID_SELF).map_err(|errno| format!("removing the link: {errno}"))?;
+    let after = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+
+    if rewrite != Err(Errno::EINVAL) {
+        return Err(format!("mmu_update of an entry of the destroyed domain's L1 returned {rewrite:?}, expected EINVAL"));
+    }
+    if unpin != Err(Errno::EINVAL) {
+        return Err(format!("unpin of the destroyed domain's L1 returned {unpin:?}, expected EINVAL"));
+    }
+    if before - linked != 5 {
+        return Err(format!("while linked after destroy, free pages dropped by {} instead of 5", before - linked));
+    }
+    if after != before {
+        return Err(format!("free pages {after} after the link went, {before} before the domain"));
+    }
+    Ok(())
+}
+
 /// One create-populate-destroy cycle; returns a failure description.
 fn cycle() -> Result<(), String> {
     let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
@@ -230,6 +300,12 @@ pub fn run(window: Result<&Window, String>) -> Vec<(String, bool)> {
     results.push(match replace {
         Ok(()) => ("unmap_and_replace of a grant whose granter was destroyed frees every frame".to_string(), true),
         Err(problem) => (format!("unmap_and_replace after the granter's destroy: {problem}"), false),
+    });
+
+    let foreign_table = window.clone().and_then(foreign_table_of_destroyed_domain);
+    results.push(match foreign_table {
+        Ok(()) => ("an L1 of a destroyed domain linked by Dom0 returns with its frames".to_string(), true),
+        Err(problem) => (format!("L1 of a destroyed domain: {problem}"), false),
     });
 
     results.push(expect_errno("destroy of Dom0", call(domctl::DESTROYDOMAIN, 0, ()), Errno::EINVAL));
