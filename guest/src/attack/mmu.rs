@@ -353,6 +353,8 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("A07", "count 1 << 32", count_too_large));
     cases.push(Case::new("A07", "done reports 1 when the 2nd of 3 requests fails", done_counts_applied));
     cases.push(Case::new("A07", "a 16384-request batch completes across continuations", long_batch_completes));
+    cases.push(Case::new("A07", "a long batch stops at its failing request across continuations", long_batch_stops_at_failure));
+    cases.push(Case::new("A07", "a long mmuext_op batch stops at its unknown op across continuations", long_mmuext_batch_stops_at_unknown_op));
     cases.push(Case::new("A07", "count with the preempted flag resumes done", forged_preempted_flag));
     cases.push(Case::new("A07", "done pointer in the entry area", done_in_entry_area));
     cases.push(Case::new("A07", "mmuext_op with foreigndom 0 (Dom0) from a DomU", mmuext_foreign_dom0));
@@ -688,6 +690,52 @@ fn long_batch_completes() -> Result<(), String> {
         return Err(format!("after the batch the spare entry is {last:#x}, expected the last request's value"));
     }
     check_return(ACCEPTED, restored)
+}
+
+/// A07: a long `mmu_update` batch whose request [`LONG_BATCH_FAILING`]
+/// rewrites the spare entry with the L4 frame writable. The batch must stop
+/// there with `EINVAL` after its continuations, with `done` counting every
+/// request before it once, and the spare entry unchanged.
+fn long_batch_stops_at_failure() -> Result<(), String> {
+    let layout = layout()?;
+    let slot = layout.spare_slot();
+    let mut requests = alloc::vec![MmuUpdate { pointer: slot.pointer(0), value: layout.spare_entry }; LONG_BATCH];
+    requests[LONG_BATCH_FAILING].value = layout.l4 << 12 | READ_WRITE;
+    let mut done = 0u32;
+    let returned = mmu_update(&requests, &raw mut done, SELF);
+    check_slot("the spare page's entry", slot, layout.spare_entry)?;
+    check_return(EINVAL, returned)?;
+    if done as usize != LONG_BATCH_FAILING {
+        return Err(format!("done reads {done}, expected {LONG_BATCH_FAILING}"));
+    }
+    Ok(())
+}
+
+/// Index of the request that fails in [`long_batch_stops_at_failure`] and
+/// of the unknown op in [`long_mmuext_batch_stops_at_unknown_op`].
+const LONG_BATCH_FAILING: usize = 16000;
+
+/// Operations in the long `mmuext_op` batch: each is a local TLB flush,
+/// cheap enough that the batch needs many of them to outlast one budget.
+const LONG_MMUEXT_BATCH: usize = 40000;
+
+/// A07: a long `mmuext_op` batch of local TLB flushes with unknown command
+/// 21 at [`LONG_BATCH_FAILING`]. It must return `ENOSYS` with `done` at the
+/// index of that op, counted across its continuations.
+fn long_mmuext_batch_stops_at_unknown_op() -> Result<(), String> {
+    const MMUEXT_TLB_FLUSH_LOCAL: u32 = 6;
+    let mut operations = alloc::vec![MmuextOp { command: MMUEXT_TLB_FLUSH_LOCAL, ..Default::default() }; LONG_MMUEXT_BATCH];
+    operations[LONG_BATCH_FAILING].command = 21;
+    let mut done = 0u32;
+    let returned = raw(
+        Hypercall::MmuextOp,
+        [operations.as_ptr() as u64, LONG_MMUEXT_BATCH as u64, &raw mut done as u64, SELF, 0],
+    );
+    check_return(Expected::errno(Errno::ENOSYS), returned)?;
+    if done as usize != LONG_BATCH_FAILING {
+        return Err(format!("done reads {done}, expected {LONG_BATCH_FAILING}"));
+    }
+    Ok(())
 }
 
 /// A07: a count with the preempted flag (bit 31) set by the guest itself is
