@@ -322,6 +322,11 @@ impl FrameTable {
 
     /// Takes a type reference of `want` on `mfn`, validating it first when it
     /// becomes a page table.
+    ///
+    /// The frame gets its table type before its entries are validated, as on
+    /// Xen, so an entry that points back at the table being validated (an L1
+    /// entry mapping it writable, or an L2 entry using it as its own L1) finds
+    /// it typed and is rejected with [`FrameError::TypeConflict`].
     pub fn get_type(&mut self, memory: &mut dyn TableMemory, mfn: Mfn, want: PageType) -> Result<(), FrameError> {
         let info = *self.slot(mfn)?;
         let wanted_kind = match want {
@@ -339,12 +344,17 @@ impl FrameTable {
             self.slot(mfn)?.type_count += 1;
             return Ok(());
         }
-        if let PageType::Table(level) = want {
-            self.validate(memory, mfn, level)?;
-        }
         let slot = self.slot(mfn)?;
         slot.kind = wanted_kind;
         slot.type_count = 1;
+        if let PageType::Table(level) = want
+            && let Err(error) = self.validate(memory, mfn, level)
+        {
+            let slot = self.slot(mfn)?;
+            slot.kind = FrameType::Plain;
+            slot.type_count = 0;
+            return Err(error);
+        }
         Ok(())
     }
 
