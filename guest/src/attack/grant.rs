@@ -73,6 +73,13 @@ const REPLACE_SECOND_REF: GrantRef = 15;
 /// [`SOURCE`] granted read-only a second time, for the case that leaves one
 /// of its mappings pinned.
 const PAIR_REF: GrantRef = 16;
+/// [`SOURCE`] granted read-only for the long map batch, whose mappings stay
+/// pinned until the domain is destroyed.
+const BATCH_REF: GrantRef = 17;
+/// Maps in the long batch: enough to outlast the hypervisor's time budget
+/// under QEMU's emulation, and few enough to fit in the 1024 handles with
+/// the mappings other cases leave.
+const BATCH_MAPS: usize = 1000;
 
 /// Present, accessed: a read-only PTE.
 const READ_ONLY_PTE: u64 = 0x21;
@@ -507,6 +514,41 @@ fn handle_reused_after_replace() -> Result<(), String> {
     expect_flags("after both unmaps", READ_ONLY_REF, GTF_PERMIT_ACCESS | GTF_READONLY)
 }
 
+/// A batch of [`BATCH_MAPS`] read-only maps of one grant at [`WINDOW`].
+/// Each must report `GNTST_okay` exactly once: a record that a resumed
+/// continuation skipped keeps its sentinel status, and one that it applied
+/// twice uses up an extra handle, which leaves a gap in the handles. Handles
+/// come from the lowest free slot, so past the first few (which may fill
+/// slots other cases freed) they must be consecutive. The mappings stay
+/// pinned for domain destruction to release.
+fn long_map_batch_applies_each_once() -> Result<(), String> {
+    let domid = own_domid()?;
+    write_grant(BATCH_REF, domid, frame_of(&raw const SOURCE), GTF_PERMIT_ACCESS | GTF_READONLY);
+    let template = hypercalls::grant::MapGrantRef {
+        host_addr: address_of(&raw const WINDOW),
+        flags: GNTMAP_HOST_MAP | GNTMAP_READONLY,
+        gref: BATCH_REF,
+        dom: domid,
+        status: 1,
+        handle: u32::MAX,
+        ..Default::default()
+    };
+    let mut ops = alloc::vec![template; BATCH_MAPS];
+    let returned = grant::grant_table_op(hypercalls::grant::GNTTABOP_MAP_GRANT_REF, &mut ops);
+    restore_window()?;
+    returned.map_err(|errno| format!("grant_table_op with {BATCH_MAPS} maps returned {errno}, expected 0"))?;
+    if let Some(index) = ops.iter().position(|op| op.status != GNTST_OKAY) {
+        return Err(format!("map {index} of {BATCH_MAPS} has status {}, expected 0", ops[index].status));
+    }
+    for index in 8..BATCH_MAPS {
+        let (previous, handle) = (ops[index - 1].handle, ops[index].handle);
+        if handle != previous + 1 {
+            return Err(format!("map {index} got handle {handle} after handle {previous}; a gap means a map ran twice"));
+        }
+    }
+    Ok(())
+}
+
 /// XTF xsa-227: a `GNTMAP_contains_pte` map whose `host_addr` is 6 bytes
 /// into the L1 entry that maps [`SOURCE`] (the next entry's address minus
 /// 2), so a PTE written there would overwrite the top bytes of that entry.
@@ -689,6 +731,7 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     }));
     cases.push(Case::new("A23", "unmap_and_replace moving another handle's entry keeps GTF_reading", replace_moves_other_grant_mapping));
     cases.push(Case::new("A27", "handle reused after unmap_and_replace: old address cannot unmap it", handle_reused_after_replace));
+    cases.push(Case::new("A49", "a 1000-map batch applies each map once across continuations", long_map_batch_applies_each_once));
     cases.push(Case::new("A24", "contains_pte map at a misaligned L1 entry address: general_error, entry unchanged", misaligned_contains_pte));
     cases.push(Case::new("A29", "decrease_reservation refused while grant-mapped, released after unmap", release_rejected_while_grant_mapped));
     // Runs last: the mapping stays, so destroying the domain must release it.
