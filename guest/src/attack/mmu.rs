@@ -355,6 +355,7 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("A07", "a 16384-request batch completes across continuations", long_batch_completes));
     cases.push(Case::new("A07", "a long batch stops at its failing request across continuations", long_batch_stops_at_failure));
     cases.push(Case::new("A07", "a long mmuext_op batch stops at its unknown op across continuations", long_mmuext_batch_stops_at_unknown_op));
+    cases.push(Case::new("A07", "an event upcall between continuations leaves long batches exact", upcall_during_long_batch));
     cases.push(Case::new("A07", "count with the preempted flag resumes done", forged_preempted_flag));
     cases.push(Case::new("A07", "done pointer in the entry area", done_in_entry_area));
     cases.push(Case::new("A07", "mmuext_op with foreigndom 0 (Dom0) from a DomU", mmuext_foreign_dom0));
@@ -736,6 +737,54 @@ fn long_mmuext_batch_stops_at_unknown_op() -> Result<(), String> {
         return Err(format!("done reads {done}, expected {LONG_BATCH_FAILING}"));
     }
     Ok(())
+}
+
+/// Long batches the upcall case runs back to back: together they span
+/// several hypervisor ticks (10 ms each) under TCG.
+const UPCALL_BATCHES: usize = 4;
+
+/// A07: with `VIRQ_TIMER` bound, upcalls enabled and a timer already due,
+/// the guest runs [`UPCALL_BATCHES`] long batches. The timer fires at the
+/// next tick, so the upcall is delivered at a continuation's return to the
+/// guest, before `int $0x82` runs again. Each batch must still end with
+/// `done` at the full count and its last request applied.
+fn upcall_during_long_batch() -> Result<(), String> {
+    const VIRQ_TIMER: u32 = 0;
+    let layout = layout()?;
+    let slot = layout.spare_slot();
+    let port = crate::events::bind_virq(VIRQ_TIMER).map_err(|errno| format!("precondition: binding VIRQ_TIMER failed: {errno}"))?;
+    crate::wait::enable_upcalls();
+    crate::events::take(port);
+    let due = raw(Hypercall::SetTimerOp, [1, 0, 0, 0, 0]);
+    check_return(ACCEPTED, due).map_err(|problem| format!("set_timer_op(1) {problem}"))?;
+
+    let mut requests = alloc::vec![MmuUpdate { pointer: slot.pointer(0), value: layout.spare_entry }; LONG_BATCH];
+    requests[LONG_BATCH - 1].value = spare_read_only(&layout);
+    let mut results = Vec::new();
+    for _ in 0..UPCALL_BATCHES {
+        let mut done = 0u32;
+        let returned = mmu_update(&requests, &raw mut done, SELF);
+        let last = slot.read();
+        let restored = write_slot(slot, layout.spare_entry);
+        results.push((returned, done, last, restored));
+    }
+    let upcalled = crate::events::take(port);
+    let closed = crate::events::close(port);
+
+    for (round, (returned, done, last, restored)) in results.into_iter().enumerate() {
+        check_return(ACCEPTED, returned).map_err(|problem| format!("batch {round} {problem}"))?;
+        if done as usize != LONG_BATCH {
+            return Err(format!("batch {round}: done reads {done}, expected {LONG_BATCH}"));
+        }
+        if last? != spare_read_only(&layout) {
+            return Err(format!("batch {round}: the spare entry after the batch is not the last request's value"));
+        }
+        check_return(ACCEPTED, restored)?;
+    }
+    if !upcalled {
+        return Err(String::from("precondition: no VIRQ_TIMER upcall arrived while the batches ran"));
+    }
+    closed.map_err(|errno| format!("closing the VIRQ_TIMER port failed: {errno}"))
 }
 
 /// A07: a count with the preempted flag (bit 31) set by the guest itself is
