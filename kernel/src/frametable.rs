@@ -782,6 +782,19 @@ mod tests {
     }
 
     #[test]
+    fn l1_mapping_its_l2_writable_refused_at_pin() {
+        let (mut table, mut memory) = setup();
+        // A fresh L2 whose L1 maps the L2 writable.
+        memory.write_entry(6, 0, entry(7, RW));
+        memory.write_entry(7, 0, entry(6, RW));
+        assert_eq!(table.pin(&mut memory, 6, 2, 1), Err(FrameError::TypeConflict));
+        for mfn in [6, 7] {
+            let info = table.get(mfn).unwrap();
+            assert_eq!((info.kind, info.type_count, info.ref_count), (FrameType::Plain, 0, 0), "frame {mfn}");
+        }
+    }
+
+    #[test]
     fn reserved_l4_slots_refused_and_overwritten() {
         let (mut table, mut memory) = setup();
         table.set_hypervisor_l4_entry(261, entry(60, RW));
