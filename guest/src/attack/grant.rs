@@ -26,7 +26,7 @@ use hypercalls::grant::{
 };
 use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId, Errno};
 
-use super::mapping::{l1_entry, machine_frame};
+use super::mapping::{l1_entry, machine_frame, table_address};
 use super::suite::Case;
 use crate::grant;
 use crate::hypercall;
@@ -514,6 +514,58 @@ fn handle_reused_after_replace() -> Result<(), String> {
     expect_flags("after both unmaps", READ_ONLY_REF, GTF_PERMIT_ACCESS | GTF_READONLY)
 }
 
+/// Returns the frame of the L2 table on the way to `address`.
+fn l2_frame(address: u64) -> Result<u64, String> {
+    let mut table = crate::start_info().pt_base;
+    let mut frame = 0;
+    for level in [4u64, 3] {
+        let index = (address >> (12 + 9 * (level - 1))) & 0x1FF;
+        // SAFETY: `table` is a page-table page of this domain, mapped
+        // readable at that address, and the index is below 512.
+        let entry = unsafe { ((table + index * 8) as *const u64).read_volatile() };
+        frame = (entry & 0x000F_FFFF_FFFF_F000) >> 12;
+        table = table_address(frame)?;
+    }
+    Ok(frame)
+}
+
+/// XTF xsa-224's aliasing step: the L1 that maps [`WINDOW`] is linked a
+/// second time at the empty L2 slot 0, so `new_addr` in the first 2 MiB
+/// names the same PTE as `host_addr` at another address. Moving an entry
+/// over itself must fail with `GNTST_general_error` and leave the grant
+/// mapping, its handle and `GTF_reading` in place.
+fn replace_with_aliased_new_addr() -> Result<(), String> {
+    const TABLE_LINK: u64 = 0x23;
+    let window = address_of(&raw const WINDOW);
+    let (_, l1) = l1_entry(window)?;
+    let l2 = l2_frame(window)?;
+    let alias = ((window >> 12) & 0x1FF) * 4096;
+    let link = |value: u64| {
+        hypercall::mmu_update(&[hypercall::MmuUpdate { pointer: l2 << 12, value }], DOMID_SELF)
+            .map_err(|errno| format!("writing L2 slot 0 of frame {l2:#x} failed: {errno}"))
+    };
+
+    let op = map(READ_ONLY_REF, GNTMAP_READONLY, own_domid()?)?;
+    expect_status("read-only map", op.status, GNTST_OKAY)?;
+    let linked = link(l1 << 12 | TABLE_LINK);
+    let replaced = if linked.is_ok() { Some(replace_status(window, alias, op.handle)) } else { None };
+    let seen = read_window(64);
+    let flags = expect_flags("after the aliased replace", READ_ONLY_REF, GTF_PERMIT_ACCESS | GTF_READONLY | GTF_READING);
+    let unlinked = link(0);
+    let unmapped = unmap(op.handle)?;
+    restore_window()?;
+
+    linked?;
+    unlinked?;
+    let replaced = replaced.ok_or("the alias was not linked")??;
+    expect_status(&format!("unmap_and_replace with new_addr {alias:#x} aliasing host_addr {window:#x}"), replaced, GNTST_GENERAL_ERROR)?;
+    flags?;
+    if let Some(index) = (0..64).find(|&index| seen[index] != pattern(index)) {
+        return Err(format!("after the aliased replace byte {index} of the window reads {:#x}, expected {:#x}", seen[index], pattern(index)));
+    }
+    expect_status("plain unmap after the aliased replace", unmapped, GNTST_OKAY)
+}
+
 /// A batch of [`BATCH_MAPS`] read-only maps of one grant at [`WINDOW`].
 /// Each must report `GNTST_okay` exactly once: a record that a resumed
 /// continuation skipped keeps its sentinel status, and one that it applied
@@ -730,6 +782,7 @@ pub fn add_cases(cases: &mut Vec<Case>) {
         replace_with_bad_new_addr(0x1000, GNTST_GENERAL_ERROR)
     }));
     cases.push(Case::new("A23", "unmap_and_replace moving another handle's entry keeps GTF_reading", replace_moves_other_grant_mapping));
+    cases.push(Case::new("A23", "unmap_and_replace with new_addr aliasing host_addr's PTE: general_error", replace_with_aliased_new_addr));
     cases.push(Case::new("A27", "handle reused after unmap_and_replace: old address cannot unmap it", handle_reused_after_replace));
     cases.push(Case::new("A49", "a 1000-map batch applies each map once across continuations", long_map_batch_applies_each_once));
     cases.push(Case::new("A24", "contains_pte map at a misaligned L1 entry address: general_error, entry unchanged", misaligned_contains_pte));
