@@ -795,6 +795,19 @@ mod tests {
     }
 
     #[test]
+    fn l2_update_to_self_mapping_l1_refused() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        // mmu_update of L2 entry 5 with a fresh L1 that maps itself writable.
+        memory.write_entry(8, 2, entry(8, RW));
+        assert_eq!(table.update_entry(&mut memory, 3, 5, entry(8, RW), 1, None), Err(FrameError::TypeConflict));
+        assert_eq!(memory.read_entry(3, 5), 0);
+        let info = table.get(8).unwrap();
+        assert_eq!((info.kind, info.type_count, info.ref_count), (FrameType::Plain, 0, 0));
+    }
+
+    #[test]
     fn reserved_l4_slots_refused_and_overwritten() {
         let (mut table, mut memory) = setup();
         table.set_hypervisor_l4_entry(261, entry(60, RW));
