@@ -88,6 +88,252 @@ fn orphan_frame(window: &Window) -> Result<(), String> {
     Ok(())
 }
 
+/// Window slots the replace check uses: the granter's grant-table frame,
+/// the grant mapping, and the foreign mapping moved over it. Like
+/// [`ORPHAN_SLOT`], build slots that no `xl create` uses during a selftest.
+const REPLACE_TABLE_SLOT: usize = 1;
+const REPLACE_HOST_SLOT: usize = 2;
+const REPLACE_NEW_SLOT: usize = 3;
+/// The reference the test domain grants to Dom0 (0-7 are the toolstack's).
+const REPLACE_REF: u32 = 8;
+
+/// Runs one `GNTTABOP_unmap_and_replace` and returns the op's `GNTST_*` status.
+fn unmap_and_replace(host_addr: u64, new_addr: u64, handle: u32) -> Result<i16, String> {
+    guest::grant::unmap_and_replace(host_addr, new_addr, handle)
+        .map(|op| op.status)
+        .map_err(|errno| format!("grant_table_op(unmap_and_replace) returned {errno}, expected 0"))
+}
+
+/// A domain grants one of its frames to Dom0, Dom0 maps the grant and a
+/// second frame of the domain through its window, and the domain is
+/// destroyed. `unmap_and_replace` then moves the second frame's entry over
+/// the grant mapping, which must succeed, and a second call with the same
+/// handle must get `GNTST_bad_handle`. Once the window is empty again, every
+/// frame of the domain, including its grant-table frame, must be free.
+fn replace_after_granter_destroyed(window: &Window) -> Result<(), String> {
+    use hypercalls::grant::{GNTMAP_HOST_MAP, GNTST_BAD_HANDLE, GNTST_OKAY, GNTTABOP_SETUP_TABLE, GTF_PERMIT_ACCESS, SetupTable};
+
+    let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+    let domain = create().map_err(|errno| format!("createdomain: {errno}"))?;
+    call(domctl::MAX_MEM, domain, MaxMem { max_memkb: 16 }).map_err(|errno| format!("max_mem: {errno}"))?;
+    let frames = populate_frames(domain, 2).map_err(|errno| format!("populate_physmap: {errno}"))?;
+    let [granted, moved] = frames[..] else { return Err(format!("populate_physmap gave {} of 2 pages", frames.len())) };
+
+    let mut table_frame = 0u64;
+    let mut setup = SetupTable { dom: domain, nr_frames: 1, frame_list: (&raw mut table_frame) as u64, ..Default::default() };
+    guest::grant::grant_table_op(GNTTABOP_SETUP_TABLE, core::slice::from_mut(&mut setup))
+        .map_err(|errno| format!("setup_table for d{domain}: {errno}"))?;
+    if setup.status != GNTST_OKAY {
+        return Err(format!("setup_table for d{domain}: status {}", setup.status));
+    }
+    window
+        .map(domain, REPLACE_TABLE_SLOT, &[table_frame])
+        .map_err(|errno| format!("mapping grant-table frame {table_frame:#x}: {errno}"))?;
+    let entry = (Window::address(REPLACE_TABLE_SLOT) as *mut hypercalls::grant::GrantEntryV1).wrapping_add(REPLACE_REF as usize);
+    // SAFETY: the window slot maps the domain's grant-table frame writable,
+    // and the reference is below the 512 entries of one frame.
+    unsafe {
+        core::ptr::addr_of_mut!((*entry).domid).write_volatile(0);
+        core::ptr::addr_of_mut!((*entry).frame).write_volatile(granted as u32);
+        core::ptr::addr_of_mut!((*entry).flags).write_volatile(GTF_PERMIT_ACCESS);
+    }
+
+    let host_addr = Window::address(REPLACE_HOST_SLOT);
+    let new_addr = Window::address(REPLACE_NEW_SLOT);
+    let mapped = guest::grant::map(host_addr, GNTMAP_HOST_MAP, REPLACE_REF, domain)
+        .map_err(|errno| format!("grant_table_op(map_grant_ref) returned {errno}"))?;
+    if mapped.status != GNTST_OKAY {
+        return Err(format!("map of d{domain}'s grant {REPLACE_REF}: status {}", mapped.status));
+    }
+    window.map(domain, REPLACE_NEW_SLOT, &[moved]).map_err(|errno| format!("mapping frame {moved:#x}: {errno}"))?;
+    // SAFETY: the slot maps the domain's frame `moved` writable.
+    unsafe { (new_addr as *mut u64).write_volatile(0x5EED) };
+    call(domctl::DESTROYDOMAIN, domain, ()).map_err(|errno| format!("destroydomain: {errno}"))?;
+
+    let replaced = unmap_and_replace(host_addr, new_addr, mapped.handle);
+    // SAFETY: after a successful replace the host slot maps `moved`; after a
+    // failed one it still maps the granted frame. Either is mapped.
+    let seen = unsafe { (host_addr as *const u64).read_volatile() };
+    let again = unmap_and_replace(host_addr, new_addr, mapped.handle);
+    window.unmap(REPLACE_TABLE_SLOT, 3).map_err(|errno| format!("emptying the window slots: {errno}"))?;
+    let after = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+
+    let replaced = replaced?;
+    if replaced != GNTST_OKAY {
+        return Err(format!("unmap_and_replace after the granter's destroy: status {replaced}, expected 0"));
+    }
+    if seen != 0x5EED {
+        return Err(format!("the host address reads {seen:#x} after the replace, expected the moved frame's 0x5eed"));
+    }
+    let again = again?;
+    if again != GNTST_BAD_HANDLE {
+        return Err(format!("a second unmap_and_replace of handle {}: status {again}, expected {GNTST_BAD_HANDLE}", mapped.handle));
+    }
+    if after != before {
+        return Err(format!("free pages {after} after the window was emptied, {before} before the domain"));
+    }
+    Ok(())
+}
+
+/// Entry of the window's L2 that the foreign-table check links: empty, and
+/// covering the 2 MiB after the window.
+const FOREIGN_L2_SLOT: u64 = 1;
+
+/// Runs one `mmu_update` request with `foreigndom`.
+fn update_entry(pointer: u64, value: u64, foreign: u16) -> Result<(), Errno> {
+    hypercall::mmu_update(&[hypercall::MmuUpdate { pointer, value }], foreign).map(|_| ())
+}
+
+/// Runs one `mmuext_op` with `foreigndom`.
+fn extended_op(command: u32, argument: u64, foreign: u16) -> Result<(), Errno> {
+    hypercall::mmuext_op(&[hypercall::MmuextOp { command, argument, ..Default::default() }], foreign).map(|_| ())
+}
+
+/// Dom0 builds an L1 in a test domain's frame that maps four other frames
+/// of the domain (one writable), pins it for the domain, links it into its
+/// own window L2 and destroys the domain. The L1 is then owned by nobody
+/// and is still a validated table. Dom0 must not be able to change its
+/// entries or unpin it, and once Dom0 removes the link every frame of the
+/// domain must be free: the last type reference of a table of a destroyed
+/// domain returns the table and every frame its entries referenced.
+fn foreign_table_of_destroyed_domain(window: &Window) -> Result<(), String> {
+    const PRESENT: u64 = 1;
+    const WRITABLE: u64 = 2;
+    const ACCESSED: u64 = 0x20;
+    const MMUEXT_PIN_L1_TABLE: u32 = 0;
+    const MMUEXT_UNPIN_TABLE: u32 = 4;
+
+    let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+    let domain = create().map_err(|errno| format!("createdomain: {errno}"))?;
+    call(domctl::MAX_MEM, domain, MaxMem { max_memkb: 32 }).map_err(|errno| format!("max_mem: {errno}"))?;
+    let frames = populate_frames(domain, 5).map_err(|errno| format!("populate_physmap: {errno}"))?;
+    let [table, ref data @ ..] = frames[..] else { return Err(format!("populate_physmap gave {} of 5 pages", frames.len())) };
+
+    window.map(domain, ORPHAN_SLOT, &[table]).map_err(|errno| format!("mapping frame {table:#x}: {errno}"))?;
+    let entries = Window::address(ORPHAN_SLOT) as *mut u64;
+    for (index, &frame) in data.iter().enumerate() {
+        let writable = if index == 0 { WRITABLE } else { 0 };
+        // SAFETY: the slot maps the domain's frame `table` writable, and
+        // the index is below 512.
+        unsafe { entries.add(index).write_volatile(frame << 12 | PRESENT | ACCESSED | writable) };
+    }
+    window.unmap(ORPHAN_SLOT, 1).map_err(|errno| format!("unmapping frame {table:#x}: {errno}"))?;
+    extended_op(MMUEXT_PIN_L1_TABLE, table, domain).map_err(|errno| format!("pinning frame {table:#x} as an L1 of d{domain}: {errno}"))?;
+    let link = window.l2_mfn() << 12 | FOREIGN_L2_SLOT * 8;
+    update_entry(link, table << 12 | PRESENT | WRITABLE | ACCESSED, domain)
+        .map_err(|errno| format!("linking d{domain}'s L1 into the window L2: {errno}"))?;
+    call(domctl::DESTROYDOMAIN, domain, ()).map_err(|errno| format!("destroydomain: {errno}"))?;
+
+    let rewrite = update_entry(table << 12 | 8 * 8, data[1] << 12 | PRESENT | WRITABLE | ACCESSED, hypercalls::DOMID_SELF);
+    let unpin = extended_op(MMUEXT_UNPIN_TABLE, table, hypercalls::DOMID_SELF);
+    let linked = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+    update_entry(link, 0, hypercalls::DOMID_SELF).map_err(|errno| format!("removing the link: {errno}"))?;
+    let after = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
+
+    if rewrite != Err(Errno::EINVAL) {
+        return Err(format!("mmu_update of an entry of the destroyed domain's L1 returned {rewrite:?}, expected EINVAL"));
+    }
+    if unpin != Err(Errno::EINVAL) {
+        return Err(format!("unpin of the destroyed domain's L1 returned {unpin:?}, expected EINVAL"));
+    }
+    if before - linked != 5 {
+        return Err(format!("while linked after destroy, free pages dropped by {} instead of 5", before - linked));
+    }
+    if after != before {
+        return Err(format!("free pages {after} after the link went, {before} before the domain"));
+    }
+    Ok(())
+}
+
+/// L1 tables in the tree that the long-pin check validates in one record:
+/// four L2 tables of 512 L1 tables each, under one L3.
+const PIN_L1_TABLES: usize = 2048;
+/// Longest time one `mmuext_op` record may keep the CPU, in nanoseconds:
+/// ten times the 1 ms budget after which a batch becomes a continuation.
+const RECORD_BOUND_NS: u64 = 10_000_000;
+
+/// Machine frame of one of Dom0's own pages, from the P2M.
+fn own_mfn(address: u64) -> u64 {
+    let info = guest::start_info();
+    let pfn = (address - guest::virt_base()) / 4096;
+    // SAFETY: mfn_list is the builder's P2M array, nr_pages entries long,
+    // and the address is one of Dom0's pages, so pfn < nr_pages.
+    unsafe { (info.mfn_list as *const u64).add(pfn as usize).read() }
+}
+
+/// Dom0 builds an L3 over four L2 tables and [`PIN_L1_TABLES`] fresh L1
+/// tables, each L1 with 512 read-only entries, pins the L3 with one
+/// `mmuext_op` record and unpins it with another. Each record validates or
+/// releases about a million entries, because a batch is preempted only
+/// between records. Fails when either record takes longer than
+/// [`RECORD_BOUND_NS`], and reports both times.
+fn one_record_pin_time() -> Result<String, String> {
+    const PRESENT: u64 = 1;
+    const WRITABLE: u64 = 2;
+    const ACCESSED: u64 = 0x20;
+    const MMUEXT_PIN_L3_TABLE: u32 = 2;
+    const MMUEXT_UNPIN_TABLE: u32 = 4;
+    let l2_tables = PIN_L1_TABLES / 512;
+
+    // Pages: the L1 tables, the L2 tables, the L3, and the data page.
+    let tables = PIN_L1_TABLES + l2_tables + 1;
+    let layout = alloc::alloc::Layout::from_size_align((tables + 1) * 4096, 4096).map_err(|_| "invalid layout".to_string())?;
+    // SAFETY: the layout has a nonzero size.
+    let base = unsafe { alloc::alloc::alloc_zeroed(layout) } as u64;
+    if base == 0 {
+        return Err(format!("precondition: no {} free heap pages", tables + 1));
+    }
+    let page = |index: usize| base + index as u64 * 4096;
+    let write = |index: usize, slot: usize, value: u64| {
+        // SAFETY: `page(index)` is one of the heap pages taken above, still
+        // writable, and the slot is below 512.
+        unsafe { (page(index) as *mut u64).add(slot).write_volatile(value) }
+    };
+    let data = own_mfn(page(tables));
+    let l3 = tables - 1;
+    for index in 0..PIN_L1_TABLES {
+        for slot in 0..512 {
+            write(index, slot, data << 12 | PRESENT | ACCESSED);
+        }
+        let l2 = PIN_L1_TABLES + index / 512;
+        write(l2, index % 512, own_mfn(page(index)) << 12 | PRESENT | WRITABLE | ACCESSED);
+    }
+    for table in 0..l2_tables {
+        write(l3, table, own_mfn(page(PIN_L1_TABLES + table)) << 12 | PRESENT | WRITABLE | ACCESSED);
+    }
+
+    let mut result = Ok(());
+    for index in 0..tables {
+        if let Err(errno) = hypercall::update_va_mapping(page(index), own_mfn(page(index)) << 12 | PRESENT | ACCESSED) {
+            result = Err(format!("mapping table page {index} read-only: {errno}"));
+            break;
+        }
+    }
+    let mut times = (0, 0);
+    if result.is_ok() {
+        let start = guest::time::system_time_ns().unwrap_or(0);
+        let pinned = extended_op(MMUEXT_PIN_L3_TABLE, own_mfn(page(l3)), hypercalls::DOMID_SELF);
+        let middle = guest::time::system_time_ns().unwrap_or(0);
+        let unpinned = extended_op(MMUEXT_UNPIN_TABLE, own_mfn(page(l3)), hypercalls::DOMID_SELF);
+        let end = guest::time::system_time_ns().unwrap_or(0);
+        times = (middle - start, end - middle);
+        result = pinned.and(unpinned).map_err(|errno| format!("pin or unpin of the L3: {errno}"));
+    }
+    for index in 0..tables {
+        let _ = hypercall::update_va_mapping(page(index), own_mfn(page(index)) << 12 | PRESENT | WRITABLE | ACCESSED);
+    }
+    // SAFETY: `base` came from alloc_zeroed with this layout, and every page
+    // is writable again.
+    unsafe { alloc::alloc::dealloc(base as *mut u8, layout) };
+    result?;
+
+    let report = format!("pin {} ms, unpin {} ms", times.0 / 1_000_000, times.1 / 1_000_000);
+    if times.0 > RECORD_BOUND_NS || times.1 > RECORD_BOUND_NS {
+        return Err(report);
+    }
+    Ok(report)
+}
+
 /// One create-populate-destroy cycle; returns a failure description.
 fn cycle() -> Result<(), String> {
     let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
@@ -133,10 +379,27 @@ pub fn run(window: Result<&Window, String>) -> Vec<(String, bool)> {
         Some(problem) => results.push((problem, false)),
     }
 
-    let orphan = window.and_then(orphan_frame);
+    let orphan = window.clone().and_then(orphan_frame);
     results.push(match orphan {
         Ok(()) => ("a frame still mapped at destroy returns when Dom0 unmaps it".to_string(), true),
         Err(problem) => (format!("frame mapped at destroy: {problem}"), false),
+    });
+
+    let replace = window.clone().and_then(replace_after_granter_destroyed);
+    results.push(match replace {
+        Ok(()) => ("unmap_and_replace of a grant whose granter was destroyed frees every frame".to_string(), true),
+        Err(problem) => (format!("unmap_and_replace after the granter's destroy: {problem}"), false),
+    });
+
+    let foreign_table = window.clone().and_then(foreign_table_of_destroyed_domain);
+    results.push(match foreign_table {
+        Ok(()) => ("an L1 of a destroyed domain linked by Dom0 returns with its frames".to_string(), true),
+        Err(problem) => (format!("L1 of a destroyed domain: {problem}"), false),
+    });
+
+    results.push(match one_record_pin_time() {
+        Ok(report) => (format!("one mmuext_op record over {PIN_L1_TABLES} L1s stays below 10 ms ({report})"), true),
+        Err(problem) => (format!("one mmuext_op record over {PIN_L1_TABLES} L1s keeps the CPU more than 10 ms: {problem}"), false),
     });
 
     results.push(expect_errno("destroy of Dom0", call(domctl::DESTROYDOMAIN, 0, ()), Errno::EINVAL));

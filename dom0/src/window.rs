@@ -22,6 +22,8 @@ const DIRTY: u64 = 0x40;
 const MMUEXT_PIN_L2_TABLE: u32 = 1;
 
 pub struct Window {
+    /// Machine frame of the window's L2 table, whose entry 0 is the L1.
+    l2_mfn: u64,
     /// Machine frame of the window's L1 table.
     l1_mfn: u64,
 }
@@ -68,7 +70,13 @@ impl Window {
         let slot = (WINDOW_BASE >> 30) & 0x1FF;
         let hook = MmuUpdate { pointer: l3_mfn << 12 | slot * 8, value: l2_mfn << 12 | PRESENT | WRITABLE | ACCESSED };
         hypercall::mmu_update(&[hook], DOMID_SELF)?;
-        Ok(Window { l1_mfn })
+        Ok(Window { l2_mfn, l1_mfn })
+    }
+
+    /// Returns the machine frame of the window's L2 table. Entries 1-511
+    /// are empty and cover the 2 MiB blocks after the window.
+    pub fn l2_mfn(&self) -> u64 {
+        self.l2_mfn
     }
 
     /// Returns the address where `slot` maps.

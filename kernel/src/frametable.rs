@@ -324,6 +324,11 @@ impl FrameTable {
 
     /// Takes a type reference of `want` on `mfn`, validating it first when it
     /// becomes a page table.
+    ///
+    /// The frame gets its table type before its entries are validated, as on
+    /// Xen, so an entry that points back at the table being validated (an L1
+    /// entry mapping it writable, or an L2 entry using it as its own L1) finds
+    /// it typed and is rejected with [`FrameError::TypeConflict`].
     pub fn get_type(&mut self, memory: &mut dyn TableMemory, mfn: Mfn, want: PageType) -> Result<(), FrameError> {
         let info = *self.slot(mfn)?;
         let wanted_kind = match want {
@@ -341,12 +346,17 @@ impl FrameTable {
             self.slot(mfn)?.type_count += 1;
             return Ok(());
         }
-        if let PageType::Table(level) = want {
-            self.validate(memory, mfn, level)?;
-        }
         let slot = self.slot(mfn)?;
         slot.kind = wanted_kind;
         slot.type_count = 1;
+        if let PageType::Table(level) = want
+            && let Err(error) = self.validate(memory, mfn, level)
+        {
+            let slot = self.slot(mfn)?;
+            slot.kind = FrameType::Plain;
+            slot.type_count = 0;
+            return Err(error);
+        }
         Ok(())
     }
 
@@ -750,6 +760,53 @@ mod tests {
         // A 2 MiB page in the L2.
         assert_eq!(table.update_entry(&mut memory, 3, 5, entry(20, RW | HUGE_OR_PAT), 1, None), Err(FrameError::BadFlags));
         assert_eq!(table.update_entry(&mut memory, 4, 5, entry(20, RW | 1 << 55), 1, None), Err(FrameError::BadFlags));
+    }
+
+    #[test]
+    fn l1_mapping_itself_writable_refused_at_pin() {
+        let (mut table, mut memory) = setup();
+        // A fresh L1 whose entry 3 maps the L1's own frame writable.
+        memory.write_entry(5, 3, entry(5, RW));
+        assert_eq!(table.pin(&mut memory, 5, 1, 1), Err(FrameError::TypeConflict));
+        let info = table.get(5).unwrap();
+        assert_eq!((info.kind, info.type_count, info.ref_count), (FrameType::Plain, 0, 0));
+    }
+
+    #[test]
+    fn l2_pointing_at_itself_refused_at_pin() {
+        let (mut table, mut memory) = setup();
+        // A fresh L2 whose entry 0 points at the L2 itself, which would make
+        // it its own L1 and, with RW, map the L2 writable.
+        memory.write_entry(6, 0, entry(6, RW));
+        assert_eq!(table.pin(&mut memory, 6, 2, 1), Err(FrameError::TypeConflict));
+        let info = table.get(6).unwrap();
+        assert_eq!((info.kind, info.type_count, info.ref_count), (FrameType::Plain, 0, 0));
+    }
+
+    #[test]
+    fn l1_mapping_its_l2_writable_refused_at_pin() {
+        let (mut table, mut memory) = setup();
+        // A fresh L2 whose L1 maps the L2 writable.
+        memory.write_entry(6, 0, entry(7, RW));
+        memory.write_entry(7, 0, entry(6, RW));
+        assert_eq!(table.pin(&mut memory, 6, 2, 1), Err(FrameError::TypeConflict));
+        for mfn in [6, 7] {
+            let info = table.get(mfn).unwrap();
+            assert_eq!((info.kind, info.type_count, info.ref_count), (FrameType::Plain, 0, 0), "frame {mfn}");
+        }
+    }
+
+    #[test]
+    fn l2_update_to_self_mapping_l1_refused() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        // mmu_update of L2 entry 5 with a fresh L1 that maps itself writable.
+        memory.write_entry(8, 2, entry(8, RW));
+        assert_eq!(table.update_entry(&mut memory, 3, 5, entry(8, RW), 1, None), Err(FrameError::TypeConflict));
+        assert_eq!(memory.read_entry(3, 5), 0);
+        let info = table.get(8).unwrap();
+        assert_eq!((info.kind, info.type_count, info.ref_count), (FrameType::Plain, 0, 0));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use hypercalls::grant::{
 };
 use hypercalls::{DOMID_FIRST_RESERVED, DOMID_SELF, DomId, Errno};
 
-use super::mapping::{l1_entry, machine_frame};
+use super::mapping::{l1_entry, machine_frame, table_address};
 use super::suite::Case;
 use crate::grant;
 use crate::hypercall;
@@ -57,6 +57,9 @@ static mut REPLACE_SECOND: Page = Page([0; 4096]);
 /// own frames are mapped back at the end.
 static mut REPLACE_AT_FIRST: Page = Page([0; 4096]);
 static mut REPLACE_AT_SECOND: Page = Page([0; 4096]);
+/// A second address for grant mappings in the replace cases; its own frame
+/// is mapped back after each case.
+static mut PAIR: Page = Page([0; 4096]);
 
 /// References the cases use. Xen reserves refs 0-7 for the toolstack.
 const READ_ONLY_REF: GrantRef = 8;
@@ -67,6 +70,16 @@ const SHUFFLED_REF: GrantRef = 12;
 const RELEASED_REF: GrantRef = 13;
 const REPLACE_FIRST_REF: GrantRef = 14;
 const REPLACE_SECOND_REF: GrantRef = 15;
+/// [`SOURCE`] granted read-only a second time, for the case that leaves one
+/// of its mappings pinned.
+const PAIR_REF: GrantRef = 16;
+/// [`SOURCE`] granted read-only for the long map batch, whose mappings stay
+/// pinned until the domain is destroyed.
+const BATCH_REF: GrantRef = 17;
+/// Maps in the long batch: enough to outlast the hypervisor's time budget
+/// under QEMU's emulation, and few enough to fit in the 1024 handles with
+/// the mappings other cases leave.
+const BATCH_MAPS: usize = 1000;
 
 /// Present, accessed: a read-only PTE.
 const READ_ONLY_PTE: u64 = 0x21;
@@ -403,6 +416,191 @@ fn unmap_and_replace_then_pin_as_l1() -> Result<(), String> {
     pin
 }
 
+fn replace_status(host_addr: u64, new_addr: u64, handle: u32) -> Result<i16, String> {
+    grant::unmap_and_replace(host_addr, new_addr, handle)
+        .map(|op| op.status)
+        .map_err(|errno| format!("grant_table_op(unmap_and_replace) returned {errno}, expected 0"))
+}
+
+/// Maps `page`'s own frame back writable at its address.
+fn restore_page(page: *const Page) -> Result<(), String> {
+    hypercall::update_va_mapping(address_of(page), frame_of(page) << 12 | WRITABLE_PTE)
+        .map(|_| ())
+        .map_err(|errno| format!("mapping page {:#x} back failed: {errno}", address_of(page)))
+}
+
+/// A read-only grant mapping at [`WINDOW`] and an unusable `new_addr`: the
+/// replace must fail with `expected` and leave the mapping, its handle and
+/// `GTF_reading` in place, so that a plain unmap still works.
+fn replace_with_bad_new_addr(new_addr: u64, expected: i16) -> Result<(), String> {
+    let op = map(READ_ONLY_REF, GNTMAP_READONLY, own_domid()?)?;
+    expect_status("read-only map", op.status, GNTST_OKAY)?;
+    let replaced = replace_status(address_of(&raw const WINDOW), new_addr, op.handle);
+    let seen = read_window(64);
+    let flags = expect_flags("after the refused replace", READ_ONLY_REF, GTF_PERMIT_ACCESS | GTF_READONLY | GTF_READING);
+    let unmapped = unmap(op.handle)?;
+    restore_window()?;
+    expect_status(&format!("unmap_and_replace with new_addr {new_addr:#x}"), replaced?, expected)?;
+    flags?;
+    if let Some(index) = (0..64).find(|&index| seen[index] != pattern(index)) {
+        return Err(format!("after the refused replace byte {index} of the window reads {:#x}, expected {:#x}", seen[index], pattern(index)));
+    }
+    expect_status("plain unmap after the refused replace", unmapped, GNTST_OKAY)
+}
+
+/// Two read-only mappings of one grant, handle A at [`WINDOW`] and handle B
+/// at [`PAIR`]. Replacing A with `new_addr` = PAIR moves B's entry to the
+/// window. B's handle can then not unmap (its address is empty), and the
+/// grant must keep `GTF_reading` while the window still maps the frame: a
+/// granter that saw the flag clear could reuse a page another domain reads.
+/// B stays pinned until the domain is destroyed.
+fn replace_moves_other_grant_mapping() -> Result<(), String> {
+    let domid = own_domid()?;
+    let pair = address_of(&raw const PAIR);
+    write_grant(PAIR_REF, domid, frame_of(&raw const SOURCE), GTF_PERMIT_ACCESS | GTF_READONLY);
+    let first = map(PAIR_REF, GNTMAP_READONLY, domid)?;
+    expect_status("first read-only map", first.status, GNTST_OKAY)?;
+    let second = grant::map(pair, GNTMAP_HOST_MAP | GNTMAP_READONLY, PAIR_REF, domid)
+        .map_err(|errno| format!("grant_table_op(map_grant_ref) returned {errno}, expected 0"))?;
+    expect_status("second read-only map", second.status, GNTST_OKAY)?;
+
+    let replaced = replace_status(address_of(&raw const WINDOW), pair, first.handle);
+    let seen = read_window(64);
+    let flags = expect_flags("while the moved mapping remains", PAIR_REF, GTF_PERMIT_ACCESS | GTF_READONLY | GTF_READING);
+    let second_unmap = grant::unmap(pair, second.handle)
+        .map(|op| op.status)
+        .map_err(|errno| format!("grant_table_op(unmap_grant_ref) returned {errno}, expected 0"));
+    restore_window()?;
+    restore_page(&raw const PAIR)?;
+
+    expect_status("unmap_and_replace with the other handle's address", replaced?, GNTST_OKAY)?;
+    flags?;
+    if let Some(index) = (0..64).find(|&index| seen[index] != pattern(index)) {
+        return Err(format!("after the replace byte {index} of the window reads {:#x}, expected {:#x}", seen[index], pattern(index)));
+    }
+    expect_status("unmap of the handle whose entry moved away", second_unmap?, GNTST_GENERAL_ERROR)
+}
+
+/// After a replace frees handle H, a new mapping at [`PAIR`] may reuse H.
+/// Unmapping H at the old address ([`WINDOW`]) must fail and leave the new
+/// mapping, which then unmaps at its own address.
+fn handle_reused_after_replace() -> Result<(), String> {
+    let domid = own_domid()?;
+    let pair = address_of(&raw const PAIR);
+    let first = map(READ_ONLY_REF, GNTMAP_READONLY, domid)?;
+    expect_status("read-only map", first.status, GNTST_OKAY)?;
+    let replaced = replace_status(address_of(&raw const WINDOW), pair, first.handle);
+    let second = grant::map(pair, GNTMAP_HOST_MAP | GNTMAP_READONLY, READ_ONLY_REF, domid)
+        .map_err(|errno| format!("grant_table_op(map_grant_ref) returned {errno}, expected 0"))?;
+    let stale = unmap(first.handle)?;
+    // PAIR maps SOURCE through the second grant if the stale unmap
+    // left it alone, else nothing; the guarded read below covers both.
+    let mut seen = [0u8; 64];
+    let readable = super::memory::guarded_read(pair, &mut seen).is_ok();
+    let own = grant::unmap(pair, second.handle)
+        .map(|op| op.status)
+        .map_err(|errno| format!("grant_table_op(unmap_grant_ref) returned {errno}, expected 0"));
+    restore_window()?;
+    restore_page(&raw const PAIR)?;
+
+    expect_status("unmap_and_replace", replaced?, GNTST_OKAY)?;
+    expect_status("map after the replace", second.status, GNTST_OKAY)?;
+    let expected_stale = if second.handle == first.handle { GNTST_GENERAL_ERROR } else { GNTST_BAD_HANDLE };
+    expect_status(&format!("unmap of handle {} at its old address", first.handle), stale, expected_stale)?;
+    if !readable || (0..64).any(|index| seen[index] != pattern(index)) {
+        return Err(String::from("the stale unmap removed or changed the new mapping at PAIR"));
+    }
+    expect_status("unmap of the new mapping", own?, GNTST_OKAY)?;
+    expect_flags("after both unmaps", READ_ONLY_REF, GTF_PERMIT_ACCESS | GTF_READONLY)
+}
+
+/// Returns the frame of the L2 table on the way to `address`.
+fn l2_frame(address: u64) -> Result<u64, String> {
+    let mut table = crate::start_info().pt_base;
+    let mut frame = 0;
+    for level in [4u64, 3] {
+        let index = (address >> (12 + 9 * (level - 1))) & 0x1FF;
+        // SAFETY: `table` is a page-table page of this domain, mapped
+        // readable at that address, and the index is below 512.
+        let entry = unsafe { ((table + index * 8) as *const u64).read_volatile() };
+        frame = (entry & 0x000F_FFFF_FFFF_F000) >> 12;
+        table = table_address(frame)?;
+    }
+    Ok(frame)
+}
+
+/// XTF xsa-224's aliasing step: the L1 that maps [`WINDOW`] is linked a
+/// second time at the empty L2 slot 0, so `new_addr` in the first 2 MiB
+/// names the same PTE as `host_addr` at another address. Moving an entry
+/// over itself must fail with `GNTST_general_error` and leave the grant
+/// mapping, its handle and `GTF_reading` in place.
+fn replace_with_aliased_new_addr() -> Result<(), String> {
+    const TABLE_LINK: u64 = 0x23;
+    let window = address_of(&raw const WINDOW);
+    let (_, l1) = l1_entry(window)?;
+    let l2 = l2_frame(window)?;
+    let alias = ((window >> 12) & 0x1FF) * 4096;
+    let link = |value: u64| {
+        hypercall::mmu_update(&[hypercall::MmuUpdate { pointer: l2 << 12, value }], DOMID_SELF)
+            .map_err(|errno| format!("writing L2 slot 0 of frame {l2:#x} failed: {errno}"))
+    };
+
+    let op = map(READ_ONLY_REF, GNTMAP_READONLY, own_domid()?)?;
+    expect_status("read-only map", op.status, GNTST_OKAY)?;
+    let linked = link(l1 << 12 | TABLE_LINK);
+    let replaced = if linked.is_ok() { Some(replace_status(window, alias, op.handle)) } else { None };
+    let seen = read_window(64);
+    let flags = expect_flags("after the aliased replace", READ_ONLY_REF, GTF_PERMIT_ACCESS | GTF_READONLY | GTF_READING);
+    let unlinked = link(0);
+    let unmapped = unmap(op.handle)?;
+    restore_window()?;
+
+    linked?;
+    unlinked?;
+    let replaced = replaced.ok_or("the alias was not linked")??;
+    expect_status(&format!("unmap_and_replace with new_addr {alias:#x} aliasing host_addr {window:#x}"), replaced, GNTST_GENERAL_ERROR)?;
+    flags?;
+    if let Some(index) = (0..64).find(|&index| seen[index] != pattern(index)) {
+        return Err(format!("after the aliased replace byte {index} of the window reads {:#x}, expected {:#x}", seen[index], pattern(index)));
+    }
+    expect_status("plain unmap after the aliased replace", unmapped, GNTST_OKAY)
+}
+
+/// A batch of [`BATCH_MAPS`] read-only maps of one grant at [`WINDOW`].
+/// Each must report `GNTST_okay` exactly once: a record that a resumed
+/// continuation skipped keeps its sentinel status, and one that it applied
+/// twice uses up an extra handle, which leaves a gap in the handles. Handles
+/// come from the lowest free slot, so past the first few (which may fill
+/// slots other cases freed) they must be consecutive. The mappings stay
+/// pinned for domain destruction to release.
+fn long_map_batch_applies_each_once() -> Result<(), String> {
+    let domid = own_domid()?;
+    write_grant(BATCH_REF, domid, frame_of(&raw const SOURCE), GTF_PERMIT_ACCESS | GTF_READONLY);
+    let template = hypercalls::grant::MapGrantRef {
+        host_addr: address_of(&raw const WINDOW),
+        flags: GNTMAP_HOST_MAP | GNTMAP_READONLY,
+        gref: BATCH_REF,
+        dom: domid,
+        status: 1,
+        handle: u32::MAX,
+        ..Default::default()
+    };
+    let mut ops = alloc::vec![template; BATCH_MAPS];
+    let returned = grant::grant_table_op(hypercalls::grant::GNTTABOP_MAP_GRANT_REF, &mut ops);
+    restore_window()?;
+    returned.map_err(|errno| format!("grant_table_op with {BATCH_MAPS} maps returned {errno}, expected 0"))?;
+    if let Some(index) = ops.iter().position(|op| op.status != GNTST_OKAY) {
+        return Err(format!("map {index} of {BATCH_MAPS} has status {}, expected 0", ops[index].status));
+    }
+    for index in 8..BATCH_MAPS {
+        let (previous, handle) = (ops[index - 1].handle, ops[index].handle);
+        if handle != previous + 1 {
+            return Err(format!("map {index} got handle {handle} after handle {previous}; a gap means a map ran twice"));
+        }
+    }
+    Ok(())
+}
+
 /// XTF xsa-227: a `GNTMAP_contains_pte` map whose `host_addr` is 6 bytes
 /// into the L1 entry that maps [`SOURCE`] (the next entry's address minus
 /// 2), so a PTE written there would overwrite the top bytes of that entry.
@@ -577,6 +775,16 @@ pub fn add_cases(cases: &mut Vec<Case>) {
         "unmap_and_replace moves a writable mapping; its old handle cannot unmap; pin as L1: EINVAL",
         unmap_and_replace_then_pin_as_l1,
     ));
+    cases.push(Case::new("A23", "unmap_and_replace with new_addr in the hypervisor range: bad_virt_addr, mapping kept", || {
+        replace_with_bad_new_addr(0xFFFF_8000_0000_0000, GNTST_BAD_VIRT_ADDR)
+    }));
+    cases.push(Case::new("A23", "unmap_and_replace with new_addr under no L1: general_error, mapping kept", || {
+        replace_with_bad_new_addr(0x1000, GNTST_GENERAL_ERROR)
+    }));
+    cases.push(Case::new("A23", "unmap_and_replace moving another handle's entry keeps GTF_reading", replace_moves_other_grant_mapping));
+    cases.push(Case::new("A23", "unmap_and_replace with new_addr aliasing host_addr's PTE: general_error", replace_with_aliased_new_addr));
+    cases.push(Case::new("A27", "handle reused after unmap_and_replace: old address cannot unmap it", handle_reused_after_replace));
+    cases.push(Case::new("A49", "a 1000-map batch applies each map once across continuations", long_map_batch_applies_each_once));
     cases.push(Case::new("A24", "contains_pte map at a misaligned L1 entry address: general_error, entry unchanged", misaligned_contains_pte));
     cases.push(Case::new("A29", "decrease_reservation refused while grant-mapped, released after unmap", release_rejected_while_grant_mapped));
     // Runs last: the mapping stays, so destroying the domain must release it.

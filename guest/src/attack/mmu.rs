@@ -328,6 +328,7 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("A05", "ring-1 read of the entry-area GDT succeeds", read_entry_gdt));
     cases.push(Case::new("A05", "ring-1 write to the entry-area GDT raises #PF[P|W]", write_entry_gdt));
     cases.push(Case::new("A01", "pin of a writable frame as L1 fails until it is read-only", pin_writable_frame));
+    cases.push(Case::new("A01", "pin of a fresh L1 whose entry maps the L1 itself writable", pin_l1_mapping_itself_writable));
     cases.push(Case::new("A01", "NEW_BASEPTR with a frame mapped writable", || new_baseptr(|l| l.spare_frame())));
     cases.push(Case::new("A01", "NEW_BASEPTR with its L1 frame", || new_baseptr(|l| l.l1)));
     cases.push(Case::new("A01", "NEW_BASEPTR with reserved frame 0x200", || new_baseptr(|_| 0x200)));
@@ -342,6 +343,9 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("A07", "count 1 << 32", count_too_large));
     cases.push(Case::new("A07", "done reports 1 when the 2nd of 3 requests fails", done_counts_applied));
     cases.push(Case::new("A07", "a 16384-request batch completes across continuations", long_batch_completes));
+    cases.push(Case::new("A07", "a long batch stops at its failing request across continuations", long_batch_stops_at_failure));
+    cases.push(Case::new("A07", "a long mmuext_op batch stops at its unknown op across continuations", long_mmuext_batch_stops_at_unknown_op));
+    cases.push(Case::new("A07", "an event upcall between continuations leaves long batches exact", upcall_during_long_batch));
     cases.push(Case::new("A07", "count with the preempted flag resumes done", forged_preempted_flag));
     cases.push(Case::new("A07", "done pointer in the entry area", done_in_entry_area));
     cases.push(Case::new("A07", "mmuext_op with foreigndom 0 (Dom0) from a DomU", mmuext_foreign_dom0));
@@ -460,6 +464,58 @@ fn pin_read_only_frame(layout: &Layout) -> Result<(), String> {
     check_slot("the entry of the pinned frame", layout.spare_slot(), spare_read_only(layout))?;
     check_return(EINVAL, returned).map_err(|problem| format!("mapping the pinned L1 writable {problem}"))?;
     check_return(ACCEPTED, mmuext_op(MMUEXT_UNPIN_TABLE, frame, SELF)).map_err(|problem| format!("unpinning {problem}"))
+}
+
+/// Entry of the spare frame that maps the spare frame itself in
+/// [`pin_l1_mapping_itself_writable`].
+const SELF_ENTRY: usize = 7;
+/// Entry written through that mapping, if it exists, to show the guest can
+/// edit a validated L1 directly.
+const FORGED_ENTRY: usize = 8;
+
+/// A01: the spare frame, read-only everywhere, contains one entry that maps
+/// the spare frame itself writable, and the guest pins it as an L1. The
+/// writable entry needs a writable type on a frame that is becoming a page
+/// table, so the pin must fail with `EINVAL` (Xen sets the L1 type before
+/// it validates the entries). If the pin succeeds, the case links the L1
+/// into the empty L2 slot 0 and writes a not-present marker into the L1
+/// through that mapping, which shows the guest can write a page table.
+fn pin_l1_mapping_itself_writable() -> Result<(), String> {
+    let layout = layout()?;
+    zero_spare();
+    poke_spare(SELF_ENTRY * 8, layout.spare_frame() << 12 | READ_WRITE);
+    map_spare_read_only(&layout)?;
+
+    let pinned = mmuext_op(MMUEXT_PIN_L1_TABLE, layout.spare_frame(), SELF);
+    let written = if pinned == 0 { write_through_self_mapping(&layout) } else { Ok(()) };
+    let restored = restore_spare(&layout);
+    written?;
+    check_return(EINVAL, pinned).map_err(|problem| format!("pinning an L1 that maps itself writable {problem}"))?;
+    restored
+}
+
+/// Links the pinned spare L1 at L2 slot 0 (virtual addresses 0-2 MiB),
+/// writes a marker into its entry [`FORGED_ENTRY`] through the virtual
+/// address of [`SELF_ENTRY`], and undoes both. Returns an error that
+/// describes what the guest could do.
+fn write_through_self_mapping(layout: &Layout) -> Result<(), String> {
+    let linked = write_slot(l2_free(layout), layout.spare_frame() << 12 | TABLE_LINK);
+    if linked != 0 {
+        return Err(format!("the pin of a self-mapping L1 succeeded; linking it at L2 slot 0 returned {linked}"));
+    }
+    let alias = (SELF_ENTRY * 4096) as *mut u64;
+    let marker = 0x5A5A_0000u64;
+    // SAFETY: L2 slot 0 now points at the spare L1, whose entry SELF_ENTRY
+    // maps the spare frame writable at `alias`. The marker is a not-present
+    // entry, and it is removed again before the L1 is unlinked.
+    unsafe { alias.add(FORGED_ENTRY).write_volatile(marker) };
+    let seen = peek_spare(FORGED_ENTRY * 8);
+    // SAFETY: as above.
+    unsafe { alias.add(FORGED_ENTRY).write_volatile(0) };
+    let unlinked = write_slot(l2_free(layout), 0);
+    Err(format!(
+        "the pin of an L1 that maps itself writable succeeded; through that mapping the guest wrote {seen:#x} into entry {FORGED_ENTRY} of the validated L1 (unlinking returned {unlinked})"
+    ))
 }
 
 /// A05: the guest fills slots 256 and 261 of an unpinned L4 with its own
@@ -626,6 +682,100 @@ fn long_batch_completes() -> Result<(), String> {
         return Err(format!("after the batch the spare entry is {last:#x}, expected the last request's value"));
     }
     check_return(ACCEPTED, restored)
+}
+
+/// A07: a long `mmu_update` batch whose request [`LONG_BATCH_FAILING`]
+/// rewrites the spare entry with the L4 frame writable. The batch must stop
+/// there with `EINVAL` after its continuations, with `done` counting every
+/// request before it once, and the spare entry unchanged.
+fn long_batch_stops_at_failure() -> Result<(), String> {
+    let layout = layout()?;
+    let slot = layout.spare_slot();
+    let mut requests = alloc::vec![MmuUpdate { pointer: slot.pointer(0), value: layout.spare_entry }; LONG_BATCH];
+    requests[LONG_BATCH_FAILING].value = layout.l4 << 12 | READ_WRITE;
+    let mut done = 0u32;
+    let returned = mmu_update(&requests, &raw mut done, SELF);
+    check_slot("the spare page's entry", slot, layout.spare_entry)?;
+    check_return(EINVAL, returned)?;
+    if done as usize != LONG_BATCH_FAILING {
+        return Err(format!("done reads {done}, expected {LONG_BATCH_FAILING}"));
+    }
+    Ok(())
+}
+
+/// Index of the request that fails in [`long_batch_stops_at_failure`] and
+/// of the unknown op in [`long_mmuext_batch_stops_at_unknown_op`].
+const LONG_BATCH_FAILING: usize = 16000;
+
+/// Operations in the long `mmuext_op` batch: each is a local TLB flush,
+/// cheap enough that the batch needs many of them to outlast one budget.
+const LONG_MMUEXT_BATCH: usize = 40000;
+
+/// A07: a long `mmuext_op` batch of local TLB flushes with unknown command
+/// 21 at [`LONG_BATCH_FAILING`]. It must return `ENOSYS` with `done` at the
+/// index of that op, counted across its continuations.
+fn long_mmuext_batch_stops_at_unknown_op() -> Result<(), String> {
+    const MMUEXT_TLB_FLUSH_LOCAL: u32 = 6;
+    let mut operations = alloc::vec![MmuextOp { command: MMUEXT_TLB_FLUSH_LOCAL, ..Default::default() }; LONG_MMUEXT_BATCH];
+    operations[LONG_BATCH_FAILING].command = 21;
+    let mut done = 0u32;
+    let returned = raw(
+        Hypercall::MmuextOp,
+        [operations.as_ptr() as u64, LONG_MMUEXT_BATCH as u64, &raw mut done as u64, SELF, 0],
+    );
+    check_return(Expected::errno(Errno::ENOSYS), returned)?;
+    if done as usize != LONG_BATCH_FAILING {
+        return Err(format!("done reads {done}, expected {LONG_BATCH_FAILING}"));
+    }
+    Ok(())
+}
+
+/// Long batches the upcall case runs back to back: together they span
+/// several hypervisor ticks (10 ms each) under TCG.
+const UPCALL_BATCHES: usize = 4;
+
+/// A07: with `VIRQ_TIMER` bound, upcalls enabled and a timer already due,
+/// the guest runs [`UPCALL_BATCHES`] long batches. The timer fires at the
+/// next tick, so the upcall is delivered at a continuation's return to the
+/// guest, before `int $0x82` runs again. Each batch must still end with
+/// `done` at the full count and its last request applied.
+fn upcall_during_long_batch() -> Result<(), String> {
+    const VIRQ_TIMER: u32 = 0;
+    let layout = layout()?;
+    let slot = layout.spare_slot();
+    let port = crate::events::bind_virq(VIRQ_TIMER).map_err(|errno| format!("precondition: binding VIRQ_TIMER failed: {errno}"))?;
+    crate::wait::enable_upcalls();
+    crate::events::take(port);
+    let due = raw(Hypercall::SetTimerOp, [1, 0, 0, 0, 0]);
+    check_return(ACCEPTED, due).map_err(|problem| format!("set_timer_op(1) {problem}"))?;
+
+    let mut requests = alloc::vec![MmuUpdate { pointer: slot.pointer(0), value: layout.spare_entry }; LONG_BATCH];
+    requests[LONG_BATCH - 1].value = spare_read_only(&layout);
+    let mut results = Vec::new();
+    for _ in 0..UPCALL_BATCHES {
+        let mut done = 0u32;
+        let returned = mmu_update(&requests, &raw mut done, SELF);
+        let last = slot.read();
+        let restored = write_slot(slot, layout.spare_entry);
+        results.push((returned, done, last, restored));
+    }
+    let upcalled = crate::events::take(port);
+    let closed = crate::events::close(port);
+
+    for (round, (returned, done, last, restored)) in results.into_iter().enumerate() {
+        check_return(ACCEPTED, returned).map_err(|problem| format!("batch {round} {problem}"))?;
+        if done as usize != LONG_BATCH {
+            return Err(format!("batch {round}: done reads {done}, expected {LONG_BATCH}"));
+        }
+        if last? != spare_read_only(&layout) {
+            return Err(format!("batch {round}: the spare entry after the batch is not the last request's value"));
+        }
+        check_return(ACCEPTED, restored)?;
+    }
+    if !upcalled {
+        return Err(String::from("precondition: no VIRQ_TIMER upcall arrived while the batches ran"));
+    }
+    closed.map_err(|errno| format!("closing the VIRQ_TIMER port failed: {errno}"))
 }
 
 /// A07: a count with the preempted flag (bit 31) set by the guest itself is
