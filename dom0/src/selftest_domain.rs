@@ -245,95 +245,6 @@ fn foreign_table_of_destroyed_domain(window: &Window) -> Result<(), String> {
     Ok(())
 }
 
-/// L1 tables in the tree that the long-pin check validates in one record:
-/// four L2 tables of 512 L1 tables each, under one L3.
-const PIN_L1_TABLES: usize = 2048;
-/// Longest time one `mmuext_op` record may keep the CPU, in nanoseconds:
-/// ten times the 1 ms budget after which a batch becomes a continuation.
-const RECORD_BOUND_NS: u64 = 10_000_000;
-
-/// Machine frame of one of Dom0's own pages, from the P2M.
-fn own_mfn(address: u64) -> u64 {
-    let info = guest::start_info();
-    let pfn = (address - guest::virt_base()) / 4096;
-    // SAFETY: mfn_list is the builder's P2M array, nr_pages entries long,
-    // and the address is one of Dom0's pages, so pfn < nr_pages.
-    unsafe { (info.mfn_list as *const u64).add(pfn as usize).read() }
-}
-
-/// Dom0 builds an L3 over four L2 tables and [`PIN_L1_TABLES`] fresh L1
-/// tables, each L1 with 512 read-only entries, pins the L3 with one
-/// `mmuext_op` record and unpins it with another. Each record validates or
-/// releases about a million entries, because a batch is preempted only
-/// between records. Fails when either record takes longer than
-/// [`RECORD_BOUND_NS`], and reports both times.
-fn one_record_pin_time() -> Result<String, String> {
-    const PRESENT: u64 = 1;
-    const WRITABLE: u64 = 2;
-    const ACCESSED: u64 = 0x20;
-    const MMUEXT_PIN_L3_TABLE: u32 = 2;
-    const MMUEXT_UNPIN_TABLE: u32 = 4;
-    let l2_tables = PIN_L1_TABLES / 512;
-
-    // Pages: the L1 tables, the L2 tables, the L3, and the data page.
-    let tables = PIN_L1_TABLES + l2_tables + 1;
-    let layout = alloc::alloc::Layout::from_size_align((tables + 1) * 4096, 4096).map_err(|_| "invalid layout".to_string())?;
-    // SAFETY: the layout has a nonzero size.
-    let base = unsafe { alloc::alloc::alloc_zeroed(layout) } as u64;
-    if base == 0 {
-        return Err(format!("precondition: no {} free heap pages", tables + 1));
-    }
-    let page = |index: usize| base + index as u64 * 4096;
-    let write = |index: usize, slot: usize, value: u64| {
-        // SAFETY: `page(index)` is one of the heap pages taken above, still
-        // writable, and the slot is below 512.
-        unsafe { (page(index) as *mut u64).add(slot).write_volatile(value) }
-    };
-    let data = own_mfn(page(tables));
-    let l3 = tables - 1;
-    for index in 0..PIN_L1_TABLES {
-        for slot in 0..512 {
-            write(index, slot, data << 12 | PRESENT | ACCESSED);
-        }
-        let l2 = PIN_L1_TABLES + index / 512;
-        write(l2, index % 512, own_mfn(page(index)) << 12 | PRESENT | WRITABLE | ACCESSED);
-    }
-    for table in 0..l2_tables {
-        write(l3, table, own_mfn(page(PIN_L1_TABLES + table)) << 12 | PRESENT | WRITABLE | ACCESSED);
-    }
-
-    let mut result = Ok(());
-    for index in 0..tables {
-        if let Err(errno) = hypercall::update_va_mapping(page(index), own_mfn(page(index)) << 12 | PRESENT | ACCESSED) {
-            result = Err(format!("mapping table page {index} read-only: {errno}"));
-            break;
-        }
-    }
-    let mut times = (0, 0);
-    if result.is_ok() {
-        let start = guest::time::system_time_ns().unwrap_or(0);
-        let pinned = extended_op(MMUEXT_PIN_L3_TABLE, own_mfn(page(l3)), hypercalls::DOMID_SELF);
-        let middle = guest::time::system_time_ns().unwrap_or(0);
-        let unpinned = extended_op(MMUEXT_UNPIN_TABLE, own_mfn(page(l3)), hypercalls::DOMID_SELF);
-        let end = guest::time::system_time_ns().unwrap_or(0);
-        times = (middle - start, end - middle);
-        result = pinned.and(unpinned).map_err(|errno| format!("pin or unpin of the L3: {errno}"));
-    }
-    for index in 0..tables {
-        let _ = hypercall::update_va_mapping(page(index), own_mfn(page(index)) << 12 | PRESENT | WRITABLE | ACCESSED);
-    }
-    // SAFETY: `base` came from alloc_zeroed with this layout, and every page
-    // is writable again.
-    unsafe { alloc::alloc::dealloc(base as *mut u8, layout) };
-    result?;
-
-    let report = format!("pin {} ms, unpin {} ms", times.0 / 1_000_000, times.1 / 1_000_000);
-    if times.0 > RECORD_BOUND_NS || times.1 > RECORD_BOUND_NS {
-        return Err(report);
-    }
-    Ok(report)
-}
-
 /// One create-populate-destroy cycle; returns a failure description.
 fn cycle() -> Result<(), String> {
     let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
@@ -395,11 +306,6 @@ pub fn run(window: Result<&Window, String>) -> Vec<(String, bool)> {
     results.push(match foreign_table {
         Ok(()) => ("an L1 of a destroyed domain linked by Dom0 returns with its frames".to_string(), true),
         Err(problem) => (format!("L1 of a destroyed domain: {problem}"), false),
-    });
-
-    results.push(match one_record_pin_time() {
-        Ok(report) => (format!("one mmuext_op record over {PIN_L1_TABLES} L1s stays below 10 ms ({report})"), true),
-        Err(problem) => (format!("one mmuext_op record over {PIN_L1_TABLES} L1s keeps the CPU more than 10 ms: {problem}"), false),
     });
 
     results.push(expect_errno("destroy of Dom0", call(domctl::DESTROYDOMAIN, 0, ()), Errno::EINVAL));

@@ -173,6 +173,10 @@ pub fn mmuext_op(
     })
 }
 
+// NOTE: a pin or unpin validates or releases a whole tree in one record,
+// and only batches are preempted, between records. Pinning an L3 over 2048
+// L1s kept the CPU for 38 ms under TCG (unpinning it, 64 ms); Xen makes the
+// validation itself preemptible.
 fn extended_operation(hypervisor: &mut Hypervisor, caller: DomId, owner: DomId, command: u32, argument: u64) -> Result<(), Errno> {
     match command {
         MMUEXT_PIN_L1_TABLE..=MMUEXT_PIN_L4_TABLE => {
