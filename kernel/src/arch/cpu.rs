@@ -225,18 +225,40 @@ fn load(gdt: Mfn) {
     }
 }
 
-/// Sets CR4.UMIP where the CPU has it, so ring 1 and 3 cannot read the
-/// descriptor-table registers with `sgdt`, `sidt` or `str`.
-pub fn harden_control_registers() -> bool {
+/// Clears CR4.PGE, then sets CR4.UMIP where the CPU has it, so ring 1 and
+/// 3 cannot read the descriptor-table registers with `sgdt`, `sidt` or
+/// `str`. Returns whether UMIP is on and whether PGE was on before.
+///
+/// Guests may set the global bit in their own page-table entries. With PGE
+/// on, such an entry would survive the CR3 switch to another domain and
+/// hand it this domain's page. GRUB and QEMU's loader leave PGE off, but
+/// UEFI firmware may turn it on, so it is cleared here on every path.
+pub fn harden_control_registers() -> (bool, bool) {
+    let before: u64;
+    // SAFETY: clearing CR4.PGE only makes global TLB entries ordinary ones
+    // (and flushes them); the hypervisor's own mappings are not global
+    // except the entry area, which every address space maps the same way.
+    unsafe {
+        core::arch::asm!(
+            "mov {before}, cr4",
+            "mov {tmp}, {before}",
+            "and {tmp}, {mask}",
+            "mov cr4, {tmp}",
+            before = out(reg) before,
+            tmp = out(reg) _,
+            mask = in(reg) !(1u64 << 7),
+        );
+    }
+    let global_pages_were_on = before & (1 << 7) != 0;
     let leaf7 = core::arch::x86_64::__cpuid_count(7, 0);
     if leaf7.ecx & (1 << 2) == 0 {
-        return false;
+        return (false, global_pages_were_on);
     }
     // SAFETY: setting CR4.UMIP only makes some instructions fault outside ring 0.
     unsafe {
         core::arch::asm!("mov {tmp}, cr4", "or {tmp}, {bit}", "mov cr4, {tmp}", tmp = out(reg) _, bit = const 1u64 << 11);
     }
-    true
+    (true, global_pages_were_on)
 }
 
 /// Returns a zeroed frame for a trap frame (helper for code that builds one).

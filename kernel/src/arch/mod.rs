@@ -86,11 +86,12 @@ pub fn boot_machine(boot: &BootInfo) -> ! {
     info!("boot: m2p: {m2p_entries} entries, read-only for guests at {:#x}", m2p::M2P_BASE);
 
     cpu::init(tables);
-    let umip = cpu::harden_control_registers();
+    let (umip, global_pages_were_on) = cpu::harden_control_registers();
     info!(
-        "boot: descriptor tables: GDT, IDT (256 vectors, hypercall gate {:#x} at DPL 1) and TSS loaded from the entry area; UMIP {}",
+        "boot: descriptor tables: GDT, IDT (256 vectors, hypercall gate {:#x} at DPL 1) and TSS loaded from the entry area; UMIP {}; global pages off{}",
         hypercalls::page::HYPERCALL_VECTOR,
-        if umip { "on" } else { "unavailable" }
+        if umip { "on" } else { "unavailable" },
+        if global_pages_were_on { " (the loader had turned them on)" } else { "" }
     );
 
     let khz = time::init();
