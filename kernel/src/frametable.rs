@@ -387,12 +387,21 @@ impl FrameTable {
 
     /// Queues `mfn` for [`take_orphans`](Self::take_orphans) when it has no
     /// owner ([`disown`](Self::disown)) and no reference of any kind is left.
+    #[inline]
     fn queue_if_orphaned(&mut self, mfn: Mfn) {
-        let Some(info) = self.get(mfn) else { return };
-        let unreferenced = info.ref_count == 0 && (info.type_count == 0 || info.kind.is_hypervisor_shared());
-        if info.owner == DOMID_INVALID && unreferenced && !self.orphans.contains(&mfn) {
+        let Some(info) = self.frames.get(mfn as usize) else { return };
+        if info.owner != DOMID_INVALID || info.ref_count != 0 {
+            return;
+        }
+        if (info.type_count == 0 || info.kind.is_hypervisor_shared()) && !self.orphans.contains(&mfn) {
             self.orphans.push(mfn);
         }
+    }
+
+    /// Returns true when frames wait for [`take_orphans`](Self::take_orphans).
+    #[inline]
+    pub fn has_orphans(&self) -> bool {
+        !self.orphans.is_empty()
     }
 
     /// Returns the frames queued since the last call: frames of destroyed

@@ -128,7 +128,9 @@ pub fn with<R>(f: impl FnOnce(&mut Memory) -> R) -> R {
     let mut guard = MEMORY.lock();
     let memory = guard.as_mut().expect("memory is initialised during boot");
     let result = f(memory);
-    memory.reclaim_orphans();
+    if memory.table.has_orphans() {
+        memory.reclaim_orphans();
+    }
     result
 }
 
