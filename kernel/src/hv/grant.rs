@@ -124,8 +124,10 @@ fn for_each_op<T: GuestPod>(memory_view: GuestMemory, ops: &OpArray, mut apply: 
     match step {
         Step::Finished { result, .. } => result.map(|()| Completion::Value(0)),
         Step::Preempted { applied } => {
-            let next = [ops.command, ops.operations + applied as u64 * op_size, (ops.count - applied) as u64, 0, 0];
-            Ok(Completion::Continue(next))
+            // The ops applied cannot end past the top of the address space
+            // and still leave one to read, so an overflow is a bad array.
+            let next_operations = ops.operations.checked_add(applied as u64 * op_size).ok_or(Errno::EFAULT)?;
+            Ok(Completion::Continue([ops.command, next_operations, (ops.count - applied) as u64, 0, 0]))
         }
     }
 }

@@ -142,11 +142,15 @@ fn run_batch<T: super::guestmem::GuestPod>(
     );
     let (applied, completion) = match step {
         Step::Finished { applied, result } => (applied, result.map(|()| Completion::Value(0))),
-        Step::Preempted { applied } => {
-            let next_records = records + applied as u64 * record_size;
-            let next = [next_records, batch::continuation_count(count, applied), done, foreigndom, 0];
-            (applied, Ok(Completion::Continue(next)))
-        }
+        Step::Preempted { applied } => match records.checked_add(applied as u64 * record_size) {
+            Some(next_records) => {
+                let next = [next_records, batch::continuation_count(count, applied), done, foreigndom, 0];
+                (applied, Ok(Completion::Continue(next)))
+            }
+            // The records applied end at the top of the address space, so
+            // the next one cannot exist.
+            None => (applied, Err(Errno::EFAULT)),
+        },
     };
     if done != 0 {
         memory_view.write(done, &earlier.wrapping_add(applied))?;
