@@ -11,8 +11,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use hypercalls::domctl::{
-    MachphysMapping, MemoryReservation, XENMEM_DECREASE_RESERVATION, XENMEM_MACHPHYS_MAPPING, XENMEM_MAXIMUM_RAM_PAGE,
-    XENMEM_POPULATE_PHYSMAP,
+    MachphysMapping, MemoryReservation, XENMEM_DECREASE_RESERVATION, XENMEM_INCREASE_RESERVATION, XENMEM_MACHPHYS_MAPPING,
+    XENMEM_MAXIMUM_RAM_PAGE, XENMEM_POPULATE_PHYSMAP,
 };
 use hypercalls::{DOMID_SELF, Errno, Hypercall};
 
@@ -144,6 +144,9 @@ static mut PROBE: Page = Page([0; 4096]);
 /// The page given back and populated again by the release case. Nothing
 /// else uses it, so its address may stay unmapped if the case fails.
 static mut RELEASED: Page = Page([0; 4096]);
+/// The page the increase_reservation case gives back and takes again, with
+/// the same rules as [`RELEASED`].
+static mut INCREASED: Page = Page([0; 4096]);
 
 fn update_va_mapping(address: u64, entry: u64) -> i64 {
     raw(Hypercall::UpdateVaMapping, [address, entry, 0, 0, 0])
@@ -383,6 +386,37 @@ fn release_resets_entry() -> Result<(), String> {
     Ok(())
 }
 
+/// `increase_reservation`'s array is output only: Xen writes the new frame
+/// numbers there and leaves the frames' M2P entries invalid until the guest
+/// sets them. Whatever the array contained before must not become an entry.
+fn increase_leaves_entry_invalid() -> Result<(), String> {
+    let address = (&raw const INCREASED) as u64;
+    let (entry, _) = super::mapping::l1_entry(address)?;
+    let frame = (entry & ADDRESS_MASK) >> 12;
+    let pfn = m2p_entry(frame)?;
+    check_return(Expected::Returns(0), update_va_mapping(address, 0)).map_err(|problem| format!("unmapping the page: {problem}"))?;
+    let released = reservation(XENMEM_DECREASE_RESERVATION, &mut [frame]);
+    if released != 1 {
+        return Err(format!("decrease_reservation of frame {frame:#x} returned {released}, expected 1"));
+    }
+    let mut slots = [0x4321];
+    let increased = reservation(XENMEM_INCREASE_RESERVATION, &mut slots);
+    if increased != 1 {
+        return Err(format!("increase_reservation of one page returned {increased}, expected 1"));
+    }
+    let new_frame = slots[0];
+    let new_entry = m2p_entry(new_frame);
+    let recorded = machphys_update(new_frame, pfn);
+    let mapped = update_va_mapping(address, new_frame << 12 | READ_WRITE);
+    check_return(Expected::Returns(0), recorded).map_err(|problem| format!("recording the new frame's entry: {problem}"))?;
+    check_return(Expected::Returns(0), mapped).map_err(|problem| format!("mapping the new frame back: {problem}"))?;
+    let new_entry = new_entry?;
+    if new_entry != INVALID_ENTRY {
+        return Err(format!("frame {new_frame:#x} from increase_reservation reads {new_entry:#x}, expected {INVALID_ENTRY:#x}"));
+    }
+    Ok(())
+}
+
 pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("M2P", "every page's frame maps back to its number", own_frames_map_back));
     cases.push(Case::new("M2P", "ring-1 write to the M2P raises #PF[P|W]", write_faults));
@@ -409,4 +443,5 @@ pub fn add_cases(cases: &mut Vec<Case>) {
     cases.push(Case::new("M2P", "a 16384-request MMU_MACHPHYS_UPDATE batch across continuations", long_batch));
     cases.push(Case::new("M2P", "every RAM frame: only own frames map or take M2P updates", sweep_all_frames));
     cases.push(Case::new("M2P", "decrease_reservation resets the entry, populate_physmap sets it", release_resets_entry));
+    cases.push(Case::new("M2P", "increase_reservation leaves the new entry invalid", increase_leaves_entry_invalid));
 }
