@@ -245,6 +245,77 @@ fn foreign_table_of_destroyed_domain(window: &Window) -> Result<(), String> {
     Ok(())
 }
 
+/// Guest address of the read-only M2P (`machine_to_phys_mapping`).
+const M2P_BASE: u64 = 0xFFFF_8000_0000_0000;
+/// The M2P entry of a frame that backs no guest page.
+const INVALID_M2P_ENTRY: u64 = u64::MAX;
+/// `MMU_MACHPHYS_UPDATE`, in bits 0-2 of a request's `ptr`.
+const MMU_MACHPHYS_UPDATE: u64 = 1;
+
+fn m2p_entry(mfn: u64) -> u64 {
+    // SAFETY: every validated L4, Dom0's included, maps the M2P read-only
+    // at M2P_BASE with one u64 for each frame up to the last RAM frame, and
+    // `mfn` is a frame the hypervisor handed out, so below that.
+    unsafe { ((M2P_BASE + mfn * 8) as *const u64).read_volatile() }
+}
+
+fn machphys_update(mfn: u64, pfn: u64, foreign: u16) -> Result<(), Errno> {
+    hypercall::mmu_update(&[hypercall::MmuUpdate { pointer: mfn << 12 | MMU_MACHPHYS_UPDATE, value: pfn }], foreign).map(|_| ())
+}
+
+/// Follows a test domain's M2P entries through its life: `populate_physmap`
+/// writes the requested numbers, Dom0 may change them only naming the
+/// domain as `foreigndom`, destroy resets the freed frames' entries at once,
+/// and a frame Dom0 still maps keeps its entry (and its owner's rules)
+/// until Dom0 unmaps it.
+fn m2p_through_domain_life(window: &Window) -> Result<(), String> {
+    let domain = create().map_err(|errno| format!("createdomain: {errno}"))?;
+    call(domctl::MAX_MEM, domain, MaxMem { max_memkb: 16 }).map_err(|errno| format!("max_mem: {errno}"))?;
+    let frames = populate_frames(domain, 4).map_err(|errno| format!("populate_physmap: {errno}"))?;
+    let [kept, changed, ..] = frames[..] else { return Err(format!("populate_physmap gave {} of 4 pages", frames.len())) };
+    for (pfn, &mfn) in frames.iter().enumerate() {
+        let entry = m2p_entry(mfn);
+        if entry != pfn as u64 {
+            let _ = call(domctl::DESTROYDOMAIN, domain, ());
+            return Err(format!("populated frame {mfn:#x} reads {entry:#x}, expected {pfn:#x}"));
+        }
+    }
+
+    let as_self = machphys_update(changed, 0x77, hypercalls::DOMID_SELF);
+    let as_foreign = machphys_update(changed, 0x77, domain);
+    let updated = m2p_entry(changed);
+    let mapped = window.map(domain, ORPHAN_SLOT, &[kept]);
+    call(domctl::DESTROYDOMAIN, domain, ()).map_err(|errno| format!("destroydomain: {errno}"))?;
+    let freed: Vec<u64> = frames[1..].iter().map(|&mfn| m2p_entry(mfn)).collect();
+    let kept_entry = m2p_entry(kept);
+    let after_destroy = machphys_update(kept, 0x99, hypercalls::DOMID_SELF);
+    let unmapped = if mapped.is_ok() { window.unmap(ORPHAN_SLOT, 1) } else { Ok(()) };
+    let kept_after_unmap = m2p_entry(kept);
+
+    if as_self != Err(Errno::EINVAL) {
+        return Err(format!("MMU_MACHPHYS_UPDATE of d{domain}'s frame without foreigndom returned {as_self:?}, expected EINVAL"));
+    }
+    as_foreign.map_err(|errno| format!("MMU_MACHPHYS_UPDATE with foreigndom d{domain}: {errno}, expected success"))?;
+    if updated != 0x77 {
+        return Err(format!("frame {changed:#x} reads {updated:#x} after the foreign update, expected 0x77"));
+    }
+    mapped.map_err(|errno| format!("mapping frame {kept:#x}: {errno}"))?;
+    unmapped.map_err(|errno| format!("unmapping frame {kept:#x}: {errno}"))?;
+    if let Some((index, entry)) = freed.iter().enumerate().find(|&(_, &entry)| entry != INVALID_M2P_ENTRY) {
+        return Err(format!("freed frame {:#x} reads {entry:#x} after destroy, expected {INVALID_M2P_ENTRY:#x}", frames[index + 1]));
+    }
+    if kept_entry != 0 {
+        return Err(format!("frame {kept:#x}, still mapped by Dom0, reads {kept_entry:#x} after destroy, expected 0"));
+    }
+    if after_destroy != Err(Errno::EINVAL) {
+        return Err(format!("MMU_MACHPHYS_UPDATE of the destroyed domain's mapped frame returned {after_destroy:?}, expected EINVAL"));
+    }
+    if kept_after_unmap != INVALID_M2P_ENTRY {
+        return Err(format!("frame {kept:#x} reads {kept_after_unmap:#x} after Dom0 unmapped it, expected {INVALID_M2P_ENTRY:#x}"));
+    }
+    Ok(())
+}
+
 /// One create-populate-destroy cycle; returns a failure description.
 fn cycle() -> Result<(), String> {
     let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
@@ -306,6 +377,12 @@ pub fn run(window: Result<&Window, String>) -> Vec<(String, bool)> {
     results.push(match foreign_table {
         Ok(()) => ("an L1 of a destroyed domain linked by Dom0 returns with its frames".to_string(), true),
         Err(problem) => (format!("L1 of a destroyed domain: {problem}"), false),
+    });
+
+    let m2p = window.clone().and_then(m2p_through_domain_life);
+    results.push(match m2p {
+        Ok(()) => ("M2P entries follow populate, foreign updates, destroy and the last unmap".to_string(), true),
+        Err(problem) => (format!("M2P through a domain's life: {problem}"), false),
     });
 
     results.push(expect_errno("destroy of Dom0", call(domctl::DESTROYDOMAIN, 0, ()), Errno::EINVAL));

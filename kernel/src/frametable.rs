@@ -142,7 +142,9 @@ impl MmuPointer {
     pub fn decode(pointer: u64) -> MmuPointer {
         match pointer & 7 {
             0 | 2 => MmuPointer::TableEntry { table: (pointer & ADDRESS_MASK) >> 12, index: ((pointer & 0xFFF) >> 3) as usize },
-            1 => MmuPointer::MachPhysUpdate { frame: (pointer & ADDRESS_MASK) >> 12 },
+            // As on Xen, every bit above 11 is the frame number, so a
+            // pointer with bits 52-63 set names no frame of RAM.
+            1 => MmuPointer::MachPhysUpdate { frame: pointer >> 12 },
             command => MmuPointer::Unknown(command),
         }
     }
@@ -847,6 +849,81 @@ mod tests {
         }
     }
 
+    /// Returns (kind, type_count, ref_count, pinned) of `mfn`.
+    fn counts(table: &FrameTable, mfn: Mfn) -> (FrameType, u32, u32, bool) {
+        let info = table.get(mfn).unwrap();
+        (info.kind, info.type_count, info.ref_count, info.pinned)
+    }
+
+    #[test]
+    fn failed_l4_validation_undoes_whole_subtree() {
+        let (mut table, mut memory) = setup();
+        // L4 20 -> L3 21 (twice) -> L2 22 -> L1 23 (twice), which maps data
+        // frame 24 writable and the L4 and L2 read-only; L4 entry 2 links
+        // L3 25, whose only entry names domain 2's frame 41 and fails.
+        memory.write_entry(20, 0, entry(21, RW));
+        memory.write_entry(20, 1, entry(21, RW));
+        memory.write_entry(20, 2, entry(25, RW));
+        memory.write_entry(21, 0, entry(22, RW));
+        memory.write_entry(22, 0, entry(23, RW));
+        memory.write_entry(22, 1, entry(23, RW));
+        memory.write_entry(23, 0, entry(24, RW));
+        memory.write_entry(23, 1, entry(20, RO));
+        memory.write_entry(23, 2, entry(22, RO));
+        memory.write_entry(25, 0, entry(41, RW));
+        assert_eq!(table.pin(&mut memory, 20, 4, 1), Err(FrameError::NotOwned));
+        for mfn in [20, 21, 22, 23, 24, 25, 41] {
+            assert_eq!(counts(&table, mfn), (FrameType::Plain, 0, 0, false), "frame {mfn}");
+        }
+        assert!(!table.has_orphans());
+    }
+
+    #[test]
+    fn failed_validation_keeps_existing_references() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        // L1 7 is pinned, and frame 26 is mapped read-only by the live L1 4.
+        table.pin(&mut memory, 7, 1, 1).expect("empty L1");
+        table.update_entry(&mut memory, 4, 9, entry(26, RO), 1, None).expect("read-only map");
+        // A fresh L2 26 links L1 7 and the live L1 4, then fails at entry
+        // 511 on the live L2 3 used as an L1.
+        memory.write_entry(26, 0, entry(7, RW));
+        memory.write_entry(26, 1, entry(4, RW));
+        memory.write_entry(26, 511, entry(3, RW));
+        assert_eq!(table.pin(&mut memory, 26, 2, 1), Err(FrameError::TypeConflict));
+        assert_eq!(counts(&table, 26), (FrameType::Plain, 0, 1, false));
+        assert_eq!(counts(&table, 7), (FrameType::PageTable(1), 1, 0, true));
+        assert_eq!(counts(&table, 4), (FrameType::PageTable(1), 1, 2, false));
+        assert_eq!(counts(&table, 3), (FrameType::PageTable(2), 1, 1, false));
+        // The frame is still free to become writable data.
+        table.update_entry(&mut memory, 4, 9, entry(26, RW), 1, None).expect("writable map");
+        assert_eq!(counts(&table, 26), (FrameType::Writable, 1, 1, false));
+    }
+
+    #[test]
+    fn failed_update_leaves_new_subtree_untyped() {
+        let (mut table, mut memory) = setup();
+        build_tree(&mut memory);
+        table.pin(&mut memory, 1, 4, 1).expect("valid tree");
+        // mmu_update of L3 entry 7 with a fresh L2 27 whose L1 28 maps
+        // frame 29 writable and then the live L3 2 writable.
+        memory.write_entry(27, 0, entry(28, RW));
+        memory.write_entry(28, 0, entry(29, RW));
+        memory.write_entry(28, 1, entry(2, RW));
+        assert_eq!(table.update_entry(&mut memory, 2, 7, entry(27, RW), 1, None), Err(FrameError::TypeConflict));
+        assert_eq!(memory.read_entry(2, 7), 0);
+        for mfn in [27, 28, 29] {
+            assert_eq!(counts(&table, mfn), (FrameType::Plain, 0, 0, false), "frame {mfn}");
+        }
+        assert_eq!(counts(&table, 2), (FrameType::PageTable(3), 1, 1, false));
+        // Unpinning the tree still releases everything.
+        table.unpin(&mut memory, 1, 1).expect("pinned");
+        for mfn in [1, 2, 3, 4, 10] {
+            assert_eq!(counts(&table, mfn), (FrameType::Plain, 0, 0, false), "frame {mfn}");
+        }
+    }
+
     #[test]
     fn pin_twice_and_unpin_unpinned_refused() {
         let (mut table, mut memory) = setup();
@@ -977,6 +1054,7 @@ mod tests {
         assert_eq!(MmuPointer::decode(entry), MmuPointer::TableEntry { table: 0x12345, index: 3 });
         assert_eq!(MmuPointer::decode(entry | 2), MmuPointer::TableEntry { table: 0x12345, index: 3 });
         assert_eq!(MmuPointer::decode(entry | 1), MmuPointer::MachPhysUpdate { frame: 0x12345 });
+        assert_eq!(MmuPointer::decode(1 << 52 | entry | 1), MmuPointer::MachPhysUpdate { frame: 1 << 40 | 0x12345 });
         assert_eq!(MmuPointer::decode(entry | 3), MmuPointer::Unknown(3));
     }
 

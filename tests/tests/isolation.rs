@@ -61,3 +61,21 @@ fn domu_isolation_suites() -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The mmu suite on the `bootloader` crate's images, whose hypervisor runs
+/// on frames and page tables the loader chose: its sweep of every RAM frame
+/// must find none of them (nor the boot archive) mappable by a DomU.
+#[test]
+fn domu_mmu_suite_on_bios_image() -> Result<(), Error> {
+    let mut machine = Machine::boot("isolation-bios", BootPath::Bios)?;
+    machine.expect(PROMPT, BOOT_TIMEOUT)?;
+    run_suite(&mut machine, "mmu")
+}
+
+/// As [`domu_mmu_suite_on_bios_image`], booted by OVMF from the UEFI image.
+#[test]
+fn domu_mmu_suite_on_uefi_image() -> Result<(), Error> {
+    let mut machine = Machine::boot("isolation-uefi", BootPath::Uefi)?;
+    machine.expect(PROMPT, BOOT_TIMEOUT)?;
+    run_suite(&mut machine, "mmu")
+}

@@ -297,7 +297,8 @@ pub fn memory_op(hypervisor: &mut Hypervisor, caller: DomId, memory_view: GuestM
         domctl::XENMEM_POPULATE_PHYSMAP | domctl::XENMEM_INCREASE_RESERVATION => {
             let request: MemoryReservation = memory_view.read(argument)?;
             let target = resolve_target(hypervisor, caller, request.domid)?;
-            populate(hypervisor, target, memory_view, &request)
+            let records_gpfns = command == domctl::XENMEM_POPULATE_PHYSMAP;
+            populate(hypervisor, target, memory_view, &request, records_gpfns)
         }
         domctl::XENMEM_DECREASE_RESERVATION => {
             let request: MemoryReservation = memory_view.read(argument)?;
@@ -342,7 +343,18 @@ fn resolve_target(hypervisor: &mut Hypervisor, caller: DomId, requested: DomId) 
 /// Allocates up to `nr_extents` single pages for `target`, writing each
 /// MFN over the caller's array. Returns how many were done; the first
 /// failure (limit, no memory, bad array) stops the batch, as on Xen.
-fn populate(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory, request: &MemoryReservation) -> Result<i64, Errno> {
+///
+/// With `records_gpfns` (`populate_physmap`) the array first names each
+/// page's guest frame number, which goes into the M2P. Without it
+/// (`increase_reservation`) the array is output only, as on Xen, and the
+/// new frames' M2P entries stay invalid.
+fn populate(
+    hypervisor: &mut Hypervisor,
+    target: DomId,
+    memory_view: GuestMemory,
+    request: &MemoryReservation,
+    records_gpfns: bool,
+) -> Result<i64, Errno> {
     if request.extent_order != 0 {
         return Err(Errno::EINVAL);
     }
@@ -355,9 +367,9 @@ fn populate(hypervisor: &mut Hypervisor, target: DomId, memory_view: GuestMemory
             break;
         }
         let slot = request.extent_start.checked_add(done * 8).ok_or(Errno::EFAULT)?;
-        // The caller's array names the guest frame number each page gets.
         let gpfn: u64 = match memory_view.read(slot) {
-            Ok(gpfn) => gpfn,
+            Ok(gpfn) if records_gpfns => gpfn,
+            Ok(_) => m2p::INVALID_ENTRY,
             Err(errno) if done == 0 => return Err(errno),
             Err(_) => break,
         };
