@@ -141,9 +141,9 @@ pub enum MmuPointer {
 impl MmuPointer {
     pub fn decode(pointer: u64) -> MmuPointer {
         match pointer & 7 {
-            0 | 2 => MmuPointer::TableEntry { table: (pointer & ADDRESS_MASK) >> 12, index: ((pointer & 0xFFF) >> 3) as usize },
             // As on Xen, every bit above 11 is the frame number, so a
             // pointer with bits 52-63 set names no frame of RAM.
+            0 | 2 => MmuPointer::TableEntry { table: pointer >> 12, index: ((pointer & 0xFFF) >> 3) as usize },
             1 => MmuPointer::MachPhysUpdate { frame: pointer >> 12 },
             command => MmuPointer::Unknown(command),
         }
@@ -1055,6 +1055,7 @@ mod tests {
         assert_eq!(MmuPointer::decode(entry | 2), MmuPointer::TableEntry { table: 0x12345, index: 3 });
         assert_eq!(MmuPointer::decode(entry | 1), MmuPointer::MachPhysUpdate { frame: 0x12345 });
         assert_eq!(MmuPointer::decode(1 << 52 | entry | 1), MmuPointer::MachPhysUpdate { frame: 1 << 40 | 0x12345 });
+        assert_eq!(MmuPointer::decode(1 << 63 | entry), MmuPointer::TableEntry { table: 1 << 51 | 0x12345, index: 3 });
         assert_eq!(MmuPointer::decode(entry | 3), MmuPointer::Unknown(3));
     }
 

@@ -285,6 +285,8 @@ const ENTRY_CASES: &[EntryCase] = &[
     EntryCase { id: "A07", name: "ptr + 4, not 8-byte aligned", slot: spare, pointer_bits: 4, value: spare_read_only, foreign: SELF, expected: EINVAL },
     EntryCase { id: "A07", name: "ptr + 6, not 8-byte aligned", slot: spare, pointer_bits: 6, value: spare_read_only, foreign: SELF, expected: EINVAL },
     EntryCase { id: "A07", name: "ptr + 7, not 8-byte aligned", slot: spare, pointer_bits: 7, value: spare_read_only, foreign: SELF, expected: EINVAL },
+    // Bits 52-63 belong to the frame number, as on Xen, so they name no RAM.
+    EntryCase { id: "A07", name: "ptr with bit 63 set", slot: spare, pointer_bits: 1 << 63, value: spare_read_only, foreign: SELF, expected: EINVAL },
     // MMU_MACHPHYS_UPDATE (command 1) has its own cases in `m2p.rs`.
     EntryCase { id: "A07", name: "foreigndom 0 (Dom0) from a DomU", slot: spare, pointer_bits: 0, value: spare_read_only, foreign: 0, expected: EPERM },
     EntryCase {
