@@ -316,6 +316,13 @@ fn m2p_through_domain_life(window: &Window) -> Result<(), String> {
     Ok(())
 }
 
+/// Calls `increase_reservation` for `count` pages of `domain` with no array,
+/// which asks for no frame numbers back; returns how many the hypervisor gave.
+fn increase_without_array(domain: u16, count: u64) -> Result<i64, Errno> {
+    let mut request = MemoryReservation { extent_start: 0, nr_extents: count, domid: domain, ..Default::default() };
+    hypercall::memory_op(domctl::XENMEM_INCREASE_RESERVATION, (&raw mut request).cast())
+}
+
 /// One create-populate-destroy cycle; returns a failure description.
 fn cycle() -> Result<(), String> {
     let before = free_pages().map_err(|errno| format!("physinfo: {errno}"))?;
@@ -408,6 +415,12 @@ pub fn run(window: Result<&Window, String>) -> Vec<(String, bool)> {
             let check = match limited {
                 Ok(16) => ("populate stops at max_mem (16 of 32 pages)".to_string(), true),
                 other => (format!("populate past max_mem returned {other:?}, expected 16 pages"), false),
+            };
+            results.push(check);
+            let increased = call(domctl::MAX_MEM, domain, MaxMem { max_memkb: 80 }).and_then(|_| increase_without_array(domain, 2));
+            let check = match increased {
+                Ok(2) => ("increase_reservation with a NULL array gives 2 of 2 pages".to_string(), true),
+                other => (format!("increase_reservation with a NULL array returned {other:?}, expected 2 pages"), false),
             };
             results.push(check);
             let destroyed = call(domctl::DESTROYDOMAIN, domain, ());

@@ -21,6 +21,7 @@ fn selftest_domain_lifecycle() -> Result<(), Error> {
     assert!(output.contains("a frame still mapped at destroy returns when Dom0 unmaps it: PASS"), "{output}");
     assert!(output.contains("unmap_and_replace of a grant whose granter was destroyed frees every frame: PASS"), "{output}");
     assert!(output.contains("an L1 of a destroyed domain linked by Dom0 returns with its frames: PASS"), "{output}");
+    assert!(output.contains("increase_reservation with a NULL array gives 2 of 2 pages: PASS"), "{output}");
     assert!(output.contains("destroy of Dom0 gives EINVAL: PASS"), "{output}");
     assert!(output.contains("the hypervisor records why unpause failed: PASS"), "{output}");
     assert!(output.contains(", 0 failed"), "{output}");

@@ -367,11 +367,18 @@ fn populate(
             break;
         }
         let slot = request.extent_start.checked_add(done * 8).ok_or(Errno::EFAULT)?;
-        let gpfn: u64 = match memory_view.read(slot) {
-            Ok(gpfn) if records_gpfns => gpfn,
-            Ok(_) => m2p::INVALID_ENTRY,
-            Err(errno) if done == 0 => return Err(errno),
-            Err(_) => break,
+        // populate_physmap reads each page's guest frame number from the
+        // array. increase_reservation only writes frames back, and not at
+        // all when the array is NULL, as on Xen.
+        let reports_frames = records_gpfns || request.extent_start != 0;
+        let gpfn: u64 = if records_gpfns {
+            match memory_view.read(slot) {
+                Ok(gpfn) => gpfn,
+                Err(errno) if done == 0 => return Err(errno),
+                Err(_) => break,
+            }
+        } else {
+            m2p::INVALID_ENTRY
         };
         let Some(mfn) = memory::with(|memory| memory.frames.allocate()) else {
             let free_mib = memory::with(|memory| memory.frames.free_frames()) / 256;
@@ -379,7 +386,7 @@ fn populate(
             domain.record_failure("populate_physmap", wanted_mib, format!("ENOMEM, {free_mib} MiB free"));
             break;
         };
-        if memory_view.write(slot, &mfn).is_err() {
+        if reports_frames && memory_view.write(slot, &mfn).is_err() {
             memory::with(|memory| memory.frames.free(mfn));
             return if done == 0 { Err(Errno::EFAULT) } else { Ok(done as i64) };
         }
