@@ -9,7 +9,6 @@ extern crate alloc;
 pub mod attack;
 pub mod commands;
 pub mod config;
-pub mod cpio;
 pub mod console_log;
 pub mod domname;
 pub mod line;

@@ -57,7 +57,7 @@ pub fn lookup<'a>(archive: &'a [u8], path: &str) -> Option<Node<'a>> {
     }
 
     let mut has_children = false;
-    for entry in crate::cpio::entries(archive) {
+    for entry in pvbuild::cpio::entries(archive) {
         let entry_path = components(entry.name);
         if entry_path == target {
             return Some(node_of(&entry));
@@ -74,7 +74,7 @@ pub fn lookup<'a>(archive: &'a [u8], path: &str) -> Option<Node<'a>> {
 pub fn list(archive: &[u8], directory: &str) -> Vec<DirectoryEntry> {
     let parent = components(directory);
     let mut names: BTreeMap<&str, bool> = BTreeMap::new();
-    for entry in crate::cpio::entries(archive) {
+    for entry in pvbuild::cpio::entries(archive) {
         let entry_path = components(entry.name);
         if entry_path.len() <= parent.len() || !entry_path.starts_with(&parent) {
             continue;
@@ -98,10 +98,10 @@ pub fn list(archive: &[u8], directory: &str) -> Vec<DirectoryEntry> {
 
 /// Returns true when `archive` contains at least one entry that the reader accepts.
 pub fn has_entries(archive: &[u8]) -> bool {
-    crate::cpio::entries(archive).any(|entry| !components(entry.name).is_empty())
+    pvbuild::cpio::entries(archive).any(|entry| !components(entry.name).is_empty())
 }
 
-fn node_of<'a>(entry: &crate::cpio::Entry<'a>) -> Node<'a> {
+fn node_of<'a>(entry: &pvbuild::cpio::Entry<'a>) -> Node<'a> {
     match entry.mode & MODE_TYPE_MASK {
         MODE_DIRECTORY => Node::Directory,
         MODE_REGULAR_FILE => Node::File(entry.data),

@@ -185,56 +185,7 @@ impl Platform for MockPlatform {
     }
 }
 
-/// cpio modes: the file type and rwxr-xr-x or rw-r--r-- permissions.
-pub const DIRECTORY: u32 = 0o040_755;
-pub const REGULAR_FILE: u32 = 0o100_644;
-pub const SYMBOLIC_LINK: u32 = 0o120_777;
-
-/// Writes a cpio newc archive of `(name, mode, contents)` entries, with the
-/// trailer, as `cpio -o -H newc` does.
-pub fn newc_archive(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
-    let mut archive = Vec::new();
-    for (inode, &(name, mode, contents)) in (1u32..).zip(entries) {
-        append_newc_entry(&mut archive, inode, name, mode, contents);
-    }
-    append_newc_entry(&mut archive, 0, "TRAILER!!!", 0, b"");
-    archive
-}
-
-fn append_newc_entry(archive: &mut Vec<u8>, inode: u32, name: &str, mode: u32, contents: &[u8]) {
-    let name_size = name.len() + 1;
-    let fields = [
-        inode,
-        mode,
-        0, // uid
-        0, // gid
-        1, // nlink
-        0, // mtime
-        contents.len() as u32,
-        0, // devmajor
-        0, // devminor
-        0, // rdevmajor
-        0, // rdevminor
-        name_size as u32,
-        0, // check, unused by newc
-    ];
-
-    archive.extend_from_slice(b"070701");
-    for field in fields {
-        archive.extend_from_slice(alloc::format!("{field:08X}").as_bytes());
-    }
-    archive.extend_from_slice(name.as_bytes());
-    archive.push(0);
-    pad_to_four(archive);
-    archive.extend_from_slice(contents);
-    pad_to_four(archive);
-}
-
-fn pad_to_four(archive: &mut Vec<u8>) {
-    while !archive.len().is_multiple_of(4) {
-        archive.push(0);
-    }
-}
+pub use pvbuild::cpio::{DIRECTORY, REGULAR_FILE, SYMBOLIC_LINK, newc_archive};
 
 /// Packs the `dom0/rootfs` tree of this crate into a newc archive, with
 /// names like `./etc/motd`, as `find . | cpio -o -H newc` run there does.

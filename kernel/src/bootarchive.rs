@@ -82,7 +82,7 @@ pub struct BootArchive<'a> {
 impl<'a> BootArchive<'a> {
     /// Reads the archive's `cmdline` and `modules` files.
     pub fn parse(archive: &'a [u8]) -> Result<BootArchive<'a>, ArchiveError> {
-        if cpio_reader::iter_files(archive).next().is_none() {
+        if pvbuild::cpio::entries(archive).next().is_none() {
             return Err(ArchiveError::NotAnArchive);
         }
         let module_list = find(archive, MODULE_LIST_FILE).ok_or(ArchiveError::NoModuleList)?;
@@ -117,19 +117,18 @@ impl<'a> BootArchive<'a> {
 
 /// Returns true when the archive has an entry called `name` of any type.
 fn has_entry(archive: &[u8], name: &str) -> bool {
-    cpio_reader::iter_files(archive).any(|entry| entry.name() == name)
+    pvbuild::cpio::entries(archive).any(|entry| entry.name == name)
 }
 
+/// File type bits of a cpio mode, and the type of a regular file.
+const MODE_TYPE_MASK: u32 = 0o170_000;
+const MODE_REGULAR_FILE: u32 = 0o100_000;
+
 /// Returns the bytes of the regular file `name`, or None.
-///
-/// NOTE: `cpio_reader` sums the bytes of every entry it passes, a check only
-/// the CRC format needs, so each lookup reads the archive up to the file.
-/// The boot makes four lookups in an archive of about 10 MiB; Dom0's own
-/// newc reader (dom0/src/cpio.rs) avoids that cost and could be shared.
 fn find<'a>(archive: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    cpio_reader::iter_files(archive)
-        .find(|entry| entry.name() == name && entry.mode().contains(cpio_reader::Mode::REGULAR_FILE))
-        .map(|entry| entry.file())
+    pvbuild::cpio::entries(archive)
+        .find(|entry| entry.name == name && entry.mode & MODE_TYPE_MASK == MODE_REGULAR_FILE)
+        .map(|entry| entry.data)
 }
 
 #[cfg(test)]
@@ -138,46 +137,9 @@ pub mod tests {
 
     /// Builds a cpio `newc` archive of regular files, as the `boot` crate does.
     pub fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
-        let entries: Vec<(&str, u32, &[u8])> = files.iter().map(|&(name, data)| (name, 0o100644, data)).collect();
-        archive_with_modes(&entries)
-    }
-
-    /// Builds a cpio `newc` archive of entries with the given `st_mode`s.
-    pub fn archive_with_modes(files: &[(&str, u32, &[u8])]) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        let mut push_entry = |name: &str, mode: u32, data: &[u8]| {
-            let header = format!(
-                "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
-                1,
-                mode,
-                0,
-                0,
-                1,
-                0,
-                data.len(),
-                0,
-                0,
-                0,
-                0,
-                name.len() + 1,
-                0
-            );
-            bytes.extend_from_slice(header.as_bytes());
-            bytes.extend_from_slice(name.as_bytes());
-            bytes.push(0);
-            while bytes.len() % 4 != 0 {
-                bytes.push(0);
-            }
-            bytes.extend_from_slice(data);
-            while bytes.len() % 4 != 0 {
-                bytes.push(0);
-            }
-        };
-        for &(name, mode, data) in files {
-            push_entry(name, mode, data);
-        }
-        push_entry("TRAILER!!!", 0, &[]);
-        bytes
+        let entries: Vec<(&str, u32, &[u8])> =
+            files.iter().map(|&(name, data)| (name, pvbuild::cpio::REGULAR_FILE, data)).collect();
+        pvbuild::cpio::newc_archive(&entries)
     }
 
     fn modules(archive: &BootArchive<'_>) -> Vec<(usize, usize, String)> {
@@ -228,7 +190,7 @@ pub mod tests {
 
     #[test]
     fn listed_directory_is_not_a_regular_file() {
-        let bytes = archive_with_modes(&[("modules", 0o100644, b"sub\n"), ("sub", 0o040755, b"")]);
+        let bytes = pvbuild::cpio::newc_archive(&[("modules", pvbuild::cpio::REGULAR_FILE, b"sub\n"), ("sub", pvbuild::cpio::DIRECTORY, b"")]);
         let parsed = BootArchive::parse(&bytes).expect("archive");
         let error = parsed.for_each_module(|_| {}).expect_err("sub is a directory");
         assert_eq!(error, ArchiveError::NotRegular(FixedString::from_str("sub")));
