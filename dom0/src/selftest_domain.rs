@@ -317,7 +317,7 @@ fn m2p_through_domain_life(window: &Window) -> Result<(), String> {
 }
 
 /// Calls `increase_reservation` for `count` pages of `domain` with no array,
-/// which asks for no frame numbers back; returns how many the hypervisor gave.
+/// so no frame numbers come back; returns how many the hypervisor gave.
 fn increase_without_array(domain: u16, count: u64) -> Result<i64, Errno> {
     let mut request = MemoryReservation { extent_start: 0, nr_extents: count, domid: domain, ..Default::default() };
     hypercall::memory_op(domctl::XENMEM_INCREASE_RESERVATION, (&raw mut request).cast())

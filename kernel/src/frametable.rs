@@ -223,11 +223,12 @@ impl FrameTable {
         }
     }
 
-    /// Marks a frame of a destroyed domain that is still referenced as owned
-    /// by nobody, keeping its counts: nobody can map it again. When the last
-    /// reference goes, [`put_granted`](Self::put_granted) tells its caller,
-    /// and [`put_entry`](Self::put_entry) and [`put_type`](Self::put_type)
-    /// queue the frame for [`take_orphans`](Self::take_orphans).
+    /// Marks a frame of a destroyed domain that is still referenced as having
+    /// no owner, keeping its counts, so no domain can map it again. When the
+    /// last reference goes, [`put_granted`](Self::put_granted) returns true
+    /// to its caller, and [`put_entry`](Self::put_entry) and
+    /// [`put_type`](Self::put_type) queue the frame for
+    /// [`take_orphans`](Self::take_orphans).
     pub fn disown(&mut self, mfn: Mfn) {
         if let Some(slot) = self.frames.get_mut(mfn as usize) {
             slot.owner = DOMID_INVALID;

@@ -137,8 +137,8 @@ pub fn parse(arguments: &[String]) -> Result<Task, String> {
             Ok(())
         }
     };
-    // Every command but `run` makes or tests all the images; say how to
-    // reach one path instead.
+    // Every command but `run` makes or tests all the images, so the error
+    // names the way to reach one path instead.
     let reject_boot_path = || {
         if boot_path.is_none() {
             return Ok(());

@@ -189,7 +189,7 @@ fn m2p_l3_rejected() -> Result<(), String> {
     update_foreign_entry(l3)
 }
 
-/// Returns the frames the domain owns as far as it knows: its P2M list and
+/// Returns the frames the domain owns as its start-of-day data lists them: its P2M list and
 /// `shared_info`, sorted.
 fn known_own_frames() -> Vec<u64> {
     let pages = crate::start_info().nr_pages;
@@ -350,9 +350,10 @@ fn reservation(command: u64, frames: &mut [u64]) -> i64 {
     raw(Hypercall::MemoryOp, [command, (&raw mut request) as u64, 0, 0, 0])
 }
 
-/// A frame given back with `decrease_reservation` loses its M2P entry (no
-/// stale entry tells a later owner's layout), and `populate_physmap` writes
-/// the requested guest frame number into the new frame's entry.
+/// Checks that a frame given back with `decrease_reservation` loses its M2P
+/// entry, so no stale entry reveals the layout to a later owner, and that
+/// `populate_physmap` writes the requested guest frame number into the new
+/// frame's entry.
 fn release_resets_entry() -> Result<(), String> {
     let address = (&raw const RELEASED) as u64;
     let (entry, _) = super::mapping::l1_entry(address)?;

@@ -5,7 +5,7 @@
 //! addresses for its own identity mappings. The loader enters
 //! `bootloader_api`'s `_start` in long mode, on its own page tables and
 //! stack, with the physical memory mapped at an offset it chose (the
-//! [`CONFIG`] asks for that mapping) and the ramdisk mapped somewhere too.
+//! [`CONFIG`] requests that mapping) and the ramdisk mapped somewhere too.
 //! [`start`] then:
 //!
 //! 1. reads the hand-over through the loader's mapping of physical memory:
