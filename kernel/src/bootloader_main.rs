@@ -1,7 +1,7 @@
 //! The hypervisor built for the `bootloader` crate's BIOS and UEFI images.
 //!
 //! Same code as the multiboot binary (`main.rs`), linked in the top 2 GiB by
-//! `linker-bootloader.ld`; `entry_point!` stores the loader configuration in
+//! `linker-bootloader.ld`. `entry_point!` stores the loader configuration in
 //! the image and defines `_start`, which hands over to
 //! [`kernel::arch::bootloader::start`].
 
@@ -10,12 +10,6 @@
 
 #[cfg(target_os = "none")]
 bootloader_api::entry_point!(kernel::arch::bootloader::start, config = &kernel::arch::bootloader::CONFIG);
-
-#[cfg(target_os = "none")]
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    kernel::arch::panic(info)
-}
 
 #[cfg(not(target_os = "none"))]
 fn main() {

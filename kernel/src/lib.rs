@@ -24,3 +24,10 @@ pub mod logbuf;
 pub mod arch;
 #[cfg(target_os = "none")]
 pub mod hv;
+
+/// The panic handler of both hypervisor binaries.
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    arch::panic(info)
+}

@@ -182,12 +182,6 @@ boot_pd:
     options(att_syntax)
 );
 
-#[cfg(target_os = "none")]
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    kernel::arch::panic(info)
-}
-
 #[cfg(not(target_os = "none"))]
 fn main() {
     eprintln!("hospes runs on bare metal, not on the host: build and boot it with `cargo xtask run`");
