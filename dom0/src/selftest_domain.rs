@@ -104,9 +104,9 @@ fn unmap_and_replace(host_addr: u64, new_addr: u64, handle: u32) -> Result<i16, 
         .map_err(|errno| format!("grant_table_op(unmap_and_replace) returned {errno}, expected 0"))
 }
 
-/// A domain grants one of its frames to Dom0, Dom0 maps the grant and a
-/// second frame of the domain through its window, and the domain is
-/// destroyed. `unmap_and_replace` then moves the second frame's entry over
+/// Checks `unmap_and_replace` after the granter is gone. A domain grants one
+/// of its frames to Dom0, Dom0 maps the grant and a second frame of the
+/// domain through its window, and the domain is destroyed. `unmap_and_replace` then moves the second frame's entry over
 /// the grant mapping, which must succeed, and a second call with the same
 /// handle must get `GNTST_bad_handle`. Once the window is empty again, every
 /// frame of the domain, including its grant-table frame, must be free.
@@ -189,10 +189,10 @@ fn extended_op(command: u32, argument: u64, foreign: u16) -> Result<(), Errno> {
     hypercall::mmuext_op(&[hypercall::MmuextOp { command, argument, ..Default::default() }], foreign).map(|_| ())
 }
 
-/// Dom0 builds an L1 in a test domain's frame that maps four other frames
-/// of the domain (one writable), pins it for the domain, links it into its
-/// own window L2 and destroys the domain. The L1 is then owned by nobody
-/// and is still a validated table. Dom0 must not be able to change its
+/// Checks an orphaned page table. Dom0 builds an L1 in a test domain's frame
+/// that maps four other frames of the domain (one writable), pins it for the
+/// domain, links it into its own window L2 and destroys the domain. The L1
+/// then has no owner and is still a validated table. Dom0 must not be able to change its
 /// entries or unpin it, and once Dom0 removes the link every frame of the
 /// domain must be free: the last type reference of a table of a destroyed
 /// domain returns the table and every frame its entries referenced.
@@ -263,10 +263,10 @@ fn machphys_update(mfn: u64, pfn: u64, foreign: u16) -> Result<(), Errno> {
     hypercall::mmu_update(&[hypercall::MmuUpdate { pointer: mfn << 12 | MMU_MACHPHYS_UPDATE, value: pfn }], foreign).map(|_| ())
 }
 
-/// Follows a test domain's M2P entries through its life: `populate_physmap`
-/// writes the requested numbers, Dom0 may change them only naming the
-/// domain as `foreigndom`, destroy resets the freed frames' entries at once,
-/// and a frame Dom0 still maps keeps its entry (and its owner's rules)
+/// Follows a test domain's M2P entries through its life. `populate_physmap`
+/// writes the requested numbers, and Dom0 may change them only by naming the
+/// domain as `foreigndom`. Destroy resets the freed frames' entries at once,
+/// but a frame Dom0 still maps keeps its entry (and its owner's rules)
 /// until Dom0 unmaps it.
 fn m2p_through_domain_life(window: &Window) -> Result<(), String> {
     let domain = create().map_err(|errno| format!("createdomain: {errno}"))?;

@@ -2,8 +2,8 @@
 //!
 //! GRUB (Multiboot2), QEMU's `-kernel` loader (Multiboot1) and the
 //! `bootloader` crate's BIOS and UEFI stages describe memory, modules and the
-//! framebuffer differently; each is converted here into one [`BootInfo`], so
-//! nothing after the entry knows which loader ran. The type has a fixed
+//! framebuffer differently. Each is converted here into one [`BootInfo`], so
+//! nothing after the entry depends on which loader ran. The type has a fixed
 //! capacity because it is built before the heap exists.
 
 use crate::bootarchive::{ArchiveError, BootArchive};

@@ -329,9 +329,9 @@ impl FrameTable {
     /// becomes a page table.
     ///
     /// The frame gets its table type before its entries are validated, as on
-    /// Xen, so an entry that points back at the table being validated (an L1
-    /// entry mapping it writable, or an L2 entry using it as its own L1) finds
-    /// it typed and is rejected with [`FrameError::TypeConflict`].
+    /// Xen. An entry that points back at the table being validated (an L1
+    /// entry mapping it writable, or an L2 entry using it as its own L1) then
+    /// finds it typed and is rejected with [`FrameError::TypeConflict`].
     pub fn get_type(&mut self, memory: &mut dyn TableMemory, mfn: Mfn, want: PageType) -> Result<(), FrameError> {
         let info = *self.slot(mfn)?;
         let wanted_kind = match want {
@@ -527,9 +527,9 @@ impl FrameTable {
 
     /// Moves entry `from` (an L1 frame and index) over entry `to` and clears
     /// `from`, for `caller`, who must own both L1 tables. The moved entry
-    /// keeps the references it holds, because it was validated in one of
-    /// the caller's L1 tables and stays in one; the references of the entry
-    /// it overwrites are dropped.
+    /// keeps its references, because it was validated in one of the caller's
+    /// L1 tables and stays in one. The references of the entry it overwrites
+    /// are dropped.
     pub fn move_l1_entry(
         &mut self,
         memory: &mut dyn TableMemory,

@@ -1,6 +1,6 @@
-//! Boots Hospes in QEMU on each boot path (GRUB ISO, QEMU's multiboot
-//! loader, the `bootloader` crate's BIOS and UEFI disk images) and drives
-//! Dom0's console through one session: boot stages, the loader the
+//! Boots Hospes in QEMU on each boot path: the GRUB ISO, QEMU's multiboot
+//! loader, and the `bootloader` crate's BIOS and UEFI disk images. On each,
+//! one session drives Dom0's console through the boot stages, the loader the
 //! hypervisor saw, `xl info`, an unknown command, `selftest trap`, `xl dmesg`
 //! and `poweroff`. One machine per path runs the whole sequence in order,
 //! because each boot costs seconds under TCG. Another machine checks the

@@ -170,8 +170,8 @@ fn m2p_l3_frame() -> Result<u64, String> {
     Ok((entry & ADDRESS_MASK) >> 12)
 }
 
-/// The frame of the M2P's L3 table, which the domain can name from its L4,
-/// is the hypervisor's: mapping it, linking it, editing it as a table and
+/// Checks that the M2P's L3 frame, which the domain can name from its L4,
+/// stays the hypervisor's. Mapping it, linking it, editing it as a table and
 /// `MMU_MACHPHYS_UPDATE` of it all give `EINVAL`.
 fn m2p_l3_rejected() -> Result<(), String> {
     let l3 = m2p_l3_frame()?;
@@ -200,9 +200,9 @@ fn known_own_frames() -> Vec<u64> {
 }
 
 /// Tries a read-only mapping and an `MMU_MACHPHYS_UPDATE` of every frame of
-/// RAM. Both must be rejected for every frame the domain does not own (the
-/// M2P, its page tables, the hypervisor image and heap, other domains);
-/// the only frames accepted beyond the P2M list and `shared_info` are the
+/// RAM. Both must be rejected for every frame the domain does not own: the
+/// M2P, its page tables, the hypervisor image and heap, other domains. The
+/// only frames accepted beyond the P2M list and `shared_info` are the
 /// domain's grant-table frames.
 fn sweep_all_frames() -> Result<(), String> {
     let max_ram_page = maximum_ram_page()?;
@@ -210,6 +210,7 @@ fn sweep_all_frames() -> Result<(), String> {
     let grant_frames = crate::grant::query_size(DOMID_SELF).map(|size| u64::from(size.nr_frames)).unwrap_or(0);
     let probe = (&raw const PROBE) as u64;
     let (own_entry, _) = super::mapping::l1_entry(probe)?;
+
     let mut mapped_extra = Vec::new();
     let mut updated_extra = Vec::new();
     let mut rejected_own = Vec::new();
@@ -219,10 +220,11 @@ fn sweep_all_frames() -> Result<(), String> {
         let before = m2p_entry(mfn).ok();
         let updated = machphys_update(mfn, 0x5A5A) == 0;
         if updated {
-            // Put the entry back as it was; a frame the case does not own
-            // must never get here.
+            // Put the entry back as it was. Only the domain's own frames
+            // should get here, and the checks below report any other.
             let _ = machphys_update(mfn, before.unwrap_or(INVALID_ENTRY));
         }
+
         if is_own && !(mapped && updated) {
             rejected_own.push(mfn);
         }
@@ -233,6 +235,7 @@ fn sweep_all_frames() -> Result<(), String> {
             updated_extra.push(mfn);
         }
     }
+
     let restored = update_va_mapping(probe, own_entry);
     check_return(Expected::Returns(0), restored).map_err(|problem| format!("restoring the probe page {problem}"))?;
     if !rejected_own.is_empty() {
@@ -299,9 +302,9 @@ fn update_owned_special(mfn: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// A `ptr` with bits above the 52-bit address space set names no frame:
-/// Xen takes `ptr >> 12` as the frame number, so the request is `EINVAL`
-/// even when the low bits name an own frame.
+/// Checks that a `ptr` with bits above the 52-bit address space names no
+/// frame. Xen takes `ptr >> 12` as the frame number, so the request is
+/// `EINVAL` even when the low bits name an own frame.
 fn pointer_high_bits() -> Result<(), String> {
     let pfn = crate::start_info().nr_pages - 1;
     let mfn = machine_frame(pfn);
@@ -359,6 +362,8 @@ fn release_resets_entry() -> Result<(), String> {
     let (entry, _) = super::mapping::l1_entry(address)?;
     let frame = (entry & ADDRESS_MASK) >> 12;
     let pfn = m2p_entry(frame)?;
+
+    // Release the page and read its entry.
     check_return(Expected::Returns(0), machphys_update(frame, 0xDEAD)).map_err(|problem| format!("marking the entry: {problem}"))?;
     check_return(Expected::Returns(0), update_va_mapping(address, 0)).map_err(|problem| format!("unmapping the page: {problem}"))?;
     let released = reservation(XENMEM_DECREASE_RESERVATION, &mut [frame]);
@@ -366,6 +371,8 @@ fn release_resets_entry() -> Result<(), String> {
         return Err(format!("decrease_reservation of frame {frame:#x} returned {released}, expected 1"));
     }
     let stale = m2p_entry(frame)?;
+
+    // Populate a page at the same number and map it back in place.
     let mut slots = [pfn];
     let populated = reservation(XENMEM_POPULATE_PHYSMAP, &mut slots);
     let new_frame = slots[0];
@@ -374,6 +381,7 @@ fn release_resets_entry() -> Result<(), String> {
         let mapped = update_va_mapping(address, new_frame << 12 | READ_WRITE);
         check_return(Expected::Returns(0), mapped).map_err(|problem| format!("mapping the new frame back: {problem}"))?;
     }
+
     if stale != INVALID_ENTRY {
         return Err(format!("released frame {frame:#x} reads {stale:#x}, expected {INVALID_ENTRY:#x}"));
     }
@@ -395,6 +403,8 @@ fn increase_leaves_entry_invalid() -> Result<(), String> {
     let (entry, _) = super::mapping::l1_entry(address)?;
     let frame = (entry & ADDRESS_MASK) >> 12;
     let pfn = m2p_entry(frame)?;
+
+    // Release the page and read its entry.
     check_return(Expected::Returns(0), update_va_mapping(address, 0)).map_err(|problem| format!("unmapping the page: {problem}"))?;
     let released = reservation(XENMEM_DECREASE_RESERVATION, &mut [frame]);
     if released != 1 {

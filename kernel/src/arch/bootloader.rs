@@ -18,7 +18,7 @@
 //!    L4 slot 0, which becomes an identity map of the first 4 GiB, the state
 //!    the multiboot entry leaves too;
 //! 4. switches to the hypervisor stack and continues in
-//!    [`super::boot_machine`], which no longer knows which loader ran.
+//!    [`super::boot_machine`], whose code does not depend on the loader.
 
 use super::paging::{self, GLOBAL, HUGE, PRESENT, WRITABLE};
 use super::{cpu, power, serial};
@@ -117,9 +117,9 @@ pub fn start(info: &'static mut bootloader_api::BootInfo) -> ! {
     unsafe { paging::load_cr3(l4 >> 12) };
 
     // Step 4: hypervisor stack.
-    // SAFETY: the stack top is the end of the image's boot stack, mapped
-    // writable; `continue_boot` never returns, so nothing on the loader's
-    // stack is used again.
+    // SAFETY: the stack top is the end of the image's boot stack, which is
+    // mapped writable. `continue_boot` never returns, so nothing on the
+    // loader's stack is used again.
     unsafe {
         core::arch::asm!(
             "mov rsp, {top}",

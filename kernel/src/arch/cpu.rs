@@ -236,8 +236,8 @@ fn load(gdt: Mfn) {
 pub fn harden_control_registers() -> (bool, bool) {
     let before: u64;
     // SAFETY: clearing CR4.PGE only makes global TLB entries ordinary ones
-    // (and flushes them); the hypervisor's own mappings are not global
-    // except the entry area, which every address space maps the same way.
+    // and flushes them. The hypervisor's only global mappings are the entry
+    // area's, which every address space maps the same way.
     unsafe {
         core::arch::asm!(
             "mov {before}, cr4",

@@ -95,7 +95,7 @@ pub fn mmu_update(
 
 /// `MMU_MACHPHYS_UPDATE`: records that `frame` backs guest frame `pfn` in
 /// the M2P. The frame must be the caller's own, or the foreign domain's for
-/// a privileged caller; any `pfn` is accepted, as Xen accepts any for a PV
+/// a privileged caller. Any `pfn` is accepted, as Xen accepts any for a PV
 /// guest. Errors: `EINVAL` for a frame of anyone else or beyond RAM.
 fn machphys_update(caller: DomId, foreign: Option<DomId>, frame: Mfn, pfn: u64) -> Result<(), Errno> {
     let owner = foreign.unwrap_or(caller);
